@@ -1,0 +1,48 @@
+"""Exceptions of the package: one base class, and the data-contract error that lists its problems."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+#: How many offending row numbers a problem lists at most.
+MAX_ROWS_REPORTED = 5
+
+
+class AutomlKitError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: which column, which rows (1-based data rows), what."""
+
+    column: str | None
+    message: str
+    rows: list[int] = field(default_factory=list)
+    count: int = 0
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (what the API returns in its 4xx bodies)."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f"column '{self.column}'" if self.column else "file"
+        if self.rows:
+            more = f" (and {self.count - len(self.rows)} more)" if self.count > len(self.rows) else ""
+            where += f", rows {', '.join(map(str, self.rows))}{more}"
+        return f"{where}: {self.message}"
+
+
+def make_problem(column: str | None, message: str, row_numbers: "list[int] | object") -> Problem:
+    """A :class:`Problem` that keeps the first :data:`MAX_ROWS_REPORTED` row numbers and the total count."""
+    rows = [int(r) for r in list(row_numbers)]
+    return Problem(column=column, message=message, rows=rows[:MAX_ROWS_REPORTED], count=len(rows))
+
+
+class DataContractError(AutomlKitError, ValueError):
+    """The input does not satisfy the data contract; ``problems`` says where and why."""
+
+    def __init__(self, problems: list[Problem], status: int = 422):
+        self.problems = problems
+        self.status = status
+        super().__init__("; ".join(str(p) for p in problems))

@@ -1,0 +1,82 @@
+"""Model-registry helpers: find the champion, compare on the same holdout rows, move the aliases."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from .metrics import binary_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Decision:
+    """The outcome of champion vs challenger, with both figures on the same holdout rows."""
+
+    promoted: bool
+    alias: str
+    metric: str
+    new_value: float
+    champion_value: float | None
+    champion_version: str | None
+    reason: str
+
+    def as_metrics(self) -> dict[str, float]:
+        """The figures as MLflow metrics of the training run."""
+        out = {"promoted": float(self.promoted), f"new_holdout_{self.metric}": self.new_value}
+        if self.champion_value is not None:
+            out[f"champion_holdout_{self.metric}"] = self.champion_value
+        return out
+
+
+def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    """The version number holding ``alias``, or None."""
+    try:
+        return client.get_model_version_by_alias(model_name, alias).version
+    except MlflowException:
+        return None
+
+
+def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray) -> dict[str, float]:
+    """Load ``model_uri`` as pyfunc and compute its holdout metrics on ``holdout``."""
+    predictions = mlflow.pyfunc.load_model(model_uri).predict(holdout)
+    return binary_metrics(y_holdout, predictions["probability"].to_numpy())
+
+
+def champion_or_challenger(model_name: str, new_version: str, new_value: float, metric: str,
+                           higher_is_better: bool, holdout: pd.DataFrame, y_holdout: np.ndarray,
+                           champion_alias: str = "champion", challenger_alias: str = "challenger") -> Decision:
+    """Give ``new_version`` the champion alias only if it beats the current champion on the same rows.
+
+    The current champion is re-scored on this run's holdout rows, so both figures come from the same
+    data. A champion that cannot score them (other columns, missing artifacts) loses, and the reason says so.
+    """
+    client = MlflowClient()
+    current = alias_version(client, model_name, champion_alias)
+    champion_value = None
+    if current is None:
+        promoted, reason = True, "no champion yet"
+    else:
+        try:
+            champion_value = score_holdout(f"models:/{model_name}/{current}", holdout, y_holdout)[metric]
+        except Exception as exc:  # noqa: BLE001 - any failure to score means the champion cannot defend
+            log.warning("champion version %s could not score the holdout: %s", current, exc)
+            promoted, reason = True, f"champion v{current} could not score this holdout: {exc}"
+        else:
+            better = new_value > champion_value if higher_is_better else new_value < champion_value
+            promoted = bool(better)
+            verb = "beats" if promoted else "does not beat"
+            reason = (f"v{new_version} {verb} champion v{current} on holdout {metric}: "
+                      f"{new_value:.5f} vs {champion_value:.5f}")
+    alias = champion_alias if promoted else challenger_alias
+    client.set_registered_model_alias(model_name, alias, new_version)
+    client.set_model_version_tag(model_name, new_version, "decision", reason[:5000])
+    log.info("%s -> alias %s", reason, alias)
+    return Decision(promoted, alias, metric, new_value, champion_value, current, reason)

@@ -1,0 +1,91 @@
+"""Run ``notebooks/train.ipynb`` with papermill and log the executed notebook into its MLflow run.
+
+    python -m automlkit.run_training -p max_runtime_secs 60 -p sample_rows 20000
+
+The MLflow run is created here and handed to the notebook (``run_id``), so the executed copy (written
+under ``mlruns/notebooks/``, never a tracked file) lands in the same run even when the notebook fails;
+a failed notebook marks the run FAILED with the error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import papermill
+import yaml
+from mlflow import MlflowClient
+
+from .settings import MLRUNS_DIR, REPO_ROOT, Settings
+from .training import setup_mlflow
+
+log = logging.getLogger("automlkit.run_training")
+NOTEBOOK = REPO_ROOT / "notebooks" / "train.ipynb"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (``-p NAME VALUE`` as with papermill; values are read as YAML)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="notebook parameter, e.g. -p max_runtime_secs 60 or -p exclude_algos '[GLM]'")
+    parser.add_argument("--notebook", default=str(NOTEBOOK), help="notebook to run (default: %(default)s)")
+    parser.add_argument("--output-dir", default=str(MLRUNS_DIR / "notebooks"),
+                        help="where the executed copy is written (default: %(default)s)")
+    parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: %(default)s)")
+    return parser.parse_args(argv)
+
+
+def run(parameters: dict, notebook: str | Path = NOTEBOOK, output_dir: str | Path = MLRUNS_DIR / "notebooks",
+        timeout: int = 6 * 3600, kernel: str = "python3") -> tuple[str, Path]:
+    """Execute the notebook into a new MLflow run; returns (run id, executed notebook path).
+
+    Raises papermill's execution error after logging the failure to the run.
+    """
+    settings = Settings.from_env()
+    experiment_id = setup_mlflow(settings, parameters.get("experiment_name", settings.experiment_name))
+    client = MlflowClient()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    mlflow_run = client.create_run(experiment_id, run_name=f"automl-{stamp}", tags={"runner": "make train"})
+    run_id = mlflow_run.info.run_id
+    output = Path(output_dir) / f"train-{stamp}-{run_id[:8]}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    log.info("running %s into MLflow run %s (%s); executed copy: %s", notebook, run_id,
+             settings.tracking_uri, output)
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters={**parameters, "run_id": run_id},
+                                   kernel_name=kernel, execution_timeout=timeout, progress_bar=True,
+                                   cwd=str(Path(notebook).parent))
+    except BaseException as exc:
+        _log_notebook(client, run_id, output)
+        client.set_tag(run_id, "error", str(exc)[:5000])
+        client.set_terminated(run_id, status="FAILED")
+        log.error("training failed; run %s marked FAILED: %s", run_id, str(exc).splitlines()[0] if str(exc) else exc)
+        raise
+    _log_notebook(client, run_id, output)
+    return run_id, output
+
+
+def _log_notebook(client: MlflowClient, run_id: str, output: Path) -> None:
+    if output.exists():
+        client.log_artifact(run_id, str(output), "notebook")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``make train``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    try:
+        run_id, output = run(parameters, args.notebook, args.output_dir, args.timeout, args.kernel)
+    except papermill.PapermillExecutionError:
+        return 1
+    log.info("done: run %s, executed notebook %s", run_id, output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

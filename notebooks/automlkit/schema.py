@@ -1,0 +1,337 @@
+"""The data contract: read CSVs, learn a schema from training data, and check input against it.
+
+Row numbers in every message are 1-based data rows: row 1 is the first line after the header.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterable, Literal
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataContractError, Problem, make_problem
+
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+#: Characters that, found in a one-column header, mean the file uses another delimiter.
+FOREIGN_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+ColumnKind = Literal["numeric", "categorical"]
+
+
+@dataclass
+class ColumnSpec:
+    """One input column as learned from the training data."""
+
+    name: str
+    kind: ColumnKind
+    dtype: str
+    levels: list[str] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    missing_in_training: int = 0
+
+
+@dataclass
+class Schema:
+    """Columns, types, levels and ranges a model was trained on; saved with the model."""
+
+    target: str
+    columns: list[ColumnSpec]
+    id_column: str | None = None
+    positive_class: str = "1"
+    classes: list[str] = field(default_factory=lambda: ["0", "1"])
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Input columns the model uses, in training order."""
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        """The spec of column ``name``."""
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Schema":
+        """Inverse of :meth:`to_dict`."""
+        data = dict(data)
+        data["columns"] = [ColumnSpec(**c) for c in data["columns"]]
+        return cls(**data)
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def _read_bytes(source: str | Path | bytes | BinaryIO, max_bytes: int | None) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        raw = bytes(source)
+    elif hasattr(source, "read"):
+        raw = source.read() if max_bytes is None else source.read(max_bytes + 1)
+    else:
+        with open(source, "rb") as handle:
+            raw = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise DataContractError([Problem(None, f"the upload is larger than the limit of {max_bytes} bytes")], 413)
+    if raw[:2] == GZIP_MAGIC:
+        raw = _gunzip(raw, max_bytes)
+    return raw
+
+
+def _gunzip(raw: bytes, max_bytes: int | None) -> bytes:
+    """Decompress gzip, refusing output past ``max_bytes`` (a gzip bomb never fills memory)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    limit = max_bytes if max_bytes is not None else 0
+    try:
+        out = inflater.decompress(raw, limit) if limit else inflater.decompress(raw)
+    except zlib.error as exc:
+        raise DataContractError([Problem(None, f"the gzip data is corrupt ({exc})")], 400) from exc
+    if limit and (inflater.unconsumed_tail or len(out) > limit):
+        raise DataContractError(
+            [Problem(None, f"the decompressed data is larger than the limit of {max_bytes} bytes")], 413
+        )
+    return out
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        row = raw.count(b"\n", 0, exc.start)  # header is line 0, so this is the 1-based data row
+        where = "the header" if row == 0 else f"row {row}"
+        raise DataContractError(
+            [Problem(None, f"the file is not UTF-8 text: byte 0x{raw[exc.start]:02x} in {where} "
+                           f"(save it as UTF-8)", rows=[row] if row else [], count=1 if row else 0)],
+            400,
+        ) from exc
+
+
+def read_csv(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None,
+             max_rows: int | None = None) -> pd.DataFrame:
+    """Read a CSV (plain or gzip, UTF-8, BOM and CRLF allowed) into a DataFrame of strings.
+
+    Every cell stays text so that :func:`conform` can name the exact rows whose values are wrong.
+    Raises :class:`DataContractError` for empty files, header-only files, a foreign delimiter,
+    non-UTF-8 bytes, ragged rows, and (413) more than ``max_bytes`` bytes or ``max_rows`` rows.
+    """
+    text = _decode(_read_bytes(source, max_bytes))
+    if not text.strip():
+        raise DataContractError([Problem(None, "the file is empty")], 400)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                            skipinitialspace=False, engine="c")
+    except pd.errors.ParserError as exc:
+        raise DataContractError([Problem(None, f"the CSV is malformed: {exc}".strip())], 400) from exc
+    header = list(frame.columns)
+    if len(header) == 1:
+        for char, name in FOREIGN_DELIMITERS.items():
+            if char in header[0]:
+                raise DataContractError([Problem(
+                    None, f"the file looks {name}-delimited; send comma-separated values")], 400)
+    if frame.empty:
+        raise DataContractError([Problem(None, "the file has a header but no data rows")], 400)
+    if max_rows is not None and len(frame) > max_rows:
+        raise DataContractError([Problem(None, f"{len(frame)} rows is more than the limit of {max_rows}")], 413)
+    duplicated = sorted({c for c in header if header.count(c) > 1 or str(c).startswith("Unnamed: ")})
+    if duplicated:
+        raise DataContractError([Problem(c, "duplicated or empty column name") for c in duplicated], 400)
+    return frame
+
+
+def csv_fingerprint(path: str | Path) -> str:
+    """sha256 of the uncompressed CSV bytes (what the data README lists)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    opener = gzip.open if Path(path).read_bytes()[:2] == GZIP_MAGIC else open
+    with opener(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------ learning the schema
+
+
+def canonical_levels(values: pd.Series) -> pd.Series:
+    """Categorical values as text, with whole numbers written without decimals ("28.0" -> "28").
+
+    Missing values (NaN, None, empty text) stay missing.
+    """
+    text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    whole = numbers.notna() & np.isfinite(numbers) & (numbers == np.floor(numbers)) & (numbers.abs() < 2**53)
+    out = text.copy()
+    out[whole] = numbers[whole].astype(np.int64).astype(str)
+    return out.where(out != "", other=np.nan)
+
+
+def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
+                 categorical: Iterable[str] = ()) -> Schema:
+    """Learn the schema of ``frame``: text columns and ``categorical`` become categorical, the rest numeric.
+
+    The target and the id column are not features. The target must have exactly two classes.
+    """
+    if target not in frame.columns:
+        raise DataContractError([Problem(target, f"the target column is missing; columns are {list(frame.columns)}")])
+    classes = sorted(canonical_levels(frame[target]).dropna().unique().tolist())
+    if len(classes) != 2:
+        raise DataContractError([Problem(target, f"the target must have two classes, found {classes[:10]}")])
+    categorical = set(categorical)
+    unknown = categorical - set(frame.columns)
+    if unknown:
+        raise DataContractError([Problem(c, "named as categorical but not in the data") for c in sorted(unknown)])
+    specs = []
+    for name in frame.columns:
+        if name in (target, id_column):
+            continue
+        series = frame[name]
+        missing = int(series.isna().sum())
+        if name in categorical or not pd.api.types.is_numeric_dtype(series):
+            levels = sorted(canonical_levels(series).dropna().unique().tolist())
+            specs.append(ColumnSpec(name, "categorical", str(series.dtype), levels=levels,
+                                    missing_in_training=missing))
+        else:
+            specs.append(ColumnSpec(name, "numeric", str(series.dtype), minimum=float(series.min()),
+                                    maximum=float(series.max()), missing_in_training=missing))
+    positive = "1" if "1" in classes else classes[1]
+    return Schema(target=target, columns=specs, id_column=id_column if id_column in frame.columns else None,
+                  positive_class=positive, classes=classes)
+
+
+# --------------------------------------------------------------------------------------------- checking
+
+
+@dataclass
+class Conformed:
+    """Input checked against a schema: typed features, the untouched extra columns, and warnings."""
+
+    features: pd.DataFrame
+    passthrough: pd.DataFrame
+    warnings: list[Problem]
+
+
+def _row_numbers(mask: np.ndarray | pd.Series) -> np.ndarray:
+    return np.flatnonzero(np.asarray(mask)) + 1
+
+
+def conform(frame: pd.DataFrame, schema: Schema) -> Conformed:
+    """Check ``frame`` against ``schema`` and return typed features in training order.
+
+    Errors (raised together as one :class:`DataContractError`): missing columns, text in numeric
+    columns, infinities. Warnings (returned): unseen categories, which are scored as missing, and
+    numbers outside the training range. Column order does not matter; other columns pass through.
+    """
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    missing = [c for c in schema.feature_names if c not in frame.columns]
+    for name in missing:
+        problems.append(Problem(name, "required column is missing"))
+    if problems:
+        present = ", ".join(map(str, frame.columns[:20]))
+        problems.append(Problem(None, f"the input has the columns: {present}"))
+        raise DataContractError(problems)
+    features = {}
+    for spec in schema.columns:
+        raw = frame[spec.name]
+        if spec.kind == "numeric":
+            values, bad, nonfinite = _to_numbers(raw)
+            if bad.any():
+                examples = raw[bad].astype(str).head(3).tolist()
+                problems.append(make_problem(spec.name, f"expected a number, got {examples}", _row_numbers(bad)))
+            if nonfinite.any():
+                problems.append(make_problem(spec.name, "infinite or NaN text is not a number",
+                                             _row_numbers(nonfinite)))
+            if spec.minimum is not None and spec.maximum is not None:
+                outside = (values < spec.minimum) | (values > spec.maximum)
+                if outside.any():
+                    warnings.append(make_problem(
+                        spec.name, f"outside the training range [{spec.minimum:g}, {spec.maximum:g}]",
+                        _row_numbers(outside)))
+            features[spec.name] = values
+        else:
+            values = canonical_levels(raw)
+            unseen = values.notna() & ~values.isin(spec.levels or [])
+            if unseen.any():
+                examples = sorted(values[unseen].unique().tolist())[:3]
+                warnings.append(make_problem(spec.name, f"unseen category {examples} scored as missing",
+                                             _row_numbers(unseen)))
+                values = values.where(~unseen)
+            features[spec.name] = values
+    if problems:
+        raise DataContractError(problems)
+    index = pd.RangeIndex(len(frame))
+    typed = pd.DataFrame({k: np.asarray(v) for k, v in features.items()}, index=index)
+    extra = [c for c in frame.columns if c not in set(schema.feature_names) and c != schema.target]
+    passthrough = frame[extra].reset_index(drop=True)
+    return Conformed(features=typed, passthrough=passthrough, warnings=warnings)
+
+
+def _to_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Numbers from text or JSON values; returns (values, not-a-number mask, non-finite mask)."""
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        values = raw.astype(float).reset_index(drop=True)
+        nonfinite = pd.Series(np.isinf(values.to_numpy()))
+        return values, pd.Series(np.zeros(len(values), bool)), nonfinite
+    obj = raw.astype(object).reset_index(drop=True)
+    is_bool = obj.map(lambda v: isinstance(v, (bool, np.bool_)))
+    text = obj.where(obj.notna(), "").astype(str).str.strip()
+    values = pd.to_numeric(text.where(~is_bool, "x"), errors="coerce")
+    empty = text == ""
+    lowered = text.str.lower()
+    nonfinite_text = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"])
+    bad = values.isna() & ~empty & ~nonfinite_text
+    values = values.where(~nonfinite_text)
+    return values.astype(float), bad, nonfinite_text
+
+
+def check_training_frame(frame: pd.DataFrame, target: str, id_column: str | None) -> None:
+    """Fail clearly when training data cannot be used: no rows, no target, a non-binary target, bad ids."""
+    problems = []
+    if frame.empty:
+        problems.append(Problem(None, "the training data has no rows"))
+    elif target not in frame.columns:
+        problems.append(Problem(target, f"the target column is missing; columns are {list(frame.columns)}"))
+    else:
+        missing = frame[target].isna()
+        if missing.any():
+            problems.append(make_problem(target, "the target is empty", _row_numbers(missing)))
+    if id_column and id_column in frame.columns:
+        dup = frame[id_column].duplicated(keep="first")
+        if dup.any():
+            problems.append(make_problem(id_column, "duplicated id", _row_numbers(dup)))
+    if problems:
+        raise DataContractError(problems)
+
+
+def load_training_data(path: str | Path, target: str, id_column: str | None = "id",
+                       sample_rows: int = 0, seed: int = 1) -> pd.DataFrame:
+    """Read labelled training data (CSV or CSV.gz) with inferred types, optionally a seeded sample."""
+    path = Path(path)
+    if not path.exists():
+        raise DataContractError([Problem(None, f"no data file at {path}")], 404)
+    frame = pd.read_csv(path, low_memory=False)
+    check_training_frame(frame, target, id_column)
+    if sample_rows and sample_rows < len(frame):
+        frame = frame.sample(n=sample_rows, random_state=seed).sort_index().reset_index(drop=True)
+    return frame
+
+
+def write_csv(frame: pd.DataFrame) -> str:
+    """CSV text of ``frame`` (no index), minimal quoting."""
+    return frame.to_csv(index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")

@@ -1,0 +1,56 @@
+"""Settings shared by the notebooks, the trainer and the API, read from environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Root of the repository checkout (the package lives in ``<root>/notebooks/automlkit``).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Where the embedded MLflow store keeps its SQLite database and artifacts.
+MLRUNS_DIR = REPO_ROOT / "mlruns"
+#: Places searched, in order, for the shipped data set when no path is given.
+DATA_DIRS = (REPO_ROOT.parent / "shared" / "data", REPO_ROOT / "data")
+
+
+def default_tracking_uri() -> str:
+    """The embedded store: SQLite under ``mlruns/`` (MLflow >= 3.13 refuses the file store)."""
+    return f"sqlite:///{MLRUNS_DIR / 'mlflow.db'}"
+
+
+def default_data_path(filename: str = "train.csv.gz") -> str:
+    """First existing ``filename`` in ``../shared/data`` or ``data/``; the shared path if neither has it."""
+    for folder in DATA_DIRS:
+        candidate = folder / filename
+        if candidate.exists():
+            return str(candidate)
+    return str(DATA_DIRS[0] / filename)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Environment-driven settings; build with :meth:`from_env`."""
+
+    tracking_uri: str = field(default_factory=default_tracking_uri)
+    artifact_root: str = str(MLRUNS_DIR / "artifacts")
+    model_name: str = "cross-sell"
+    experiment_name: str = "cross-sell"
+    champion_alias: str = "champion"
+    challenger_alias: str = "challenger"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        """Read ``MLFLOW_TRACKING_URI``, ``MLFLOW_ARTIFACT_ROOT``, ``MODEL_NAME``, ``EXPERIMENT_NAME``."""
+        defaults = cls()
+        return cls(
+            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or defaults.tracking_uri,
+            artifact_root=os.environ.get("MLFLOW_ARTIFACT_ROOT") or defaults.artifact_root,
+            model_name=os.environ.get("MODEL_NAME") or defaults.model_name,
+            experiment_name=os.environ.get("EXPERIMENT_NAME") or defaults.experiment_name,
+        )
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when MLflow is used in-process on a SQLite file rather than through a server."""
+        return self.tracking_uri.startswith("sqlite:")

@@ -1,0 +1,215 @@
+"""Training steps called by ``notebooks/train.ipynb``: data, AutoML, evaluation and MLflow logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import h2o
+import mlflow
+import numpy as np
+import pandas as pd
+from h2o.automl import H2OAutoML
+
+from . import plots
+from .metrics import binary_metrics, max_f1_threshold
+from .pyfunc_model import META_FILE, ModelMeta
+from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
+from .settings import Settings
+from .split import holdout_mask
+
+log = logging.getLogger(__name__)
+
+#: What the logged pyfunc model needs at load time (the package itself is installed beside it).
+PYFUNC_REQUIREMENTS = ["mlflow==3.17.2", "pandas", "numpy", "scikit-learn", "JPype1"]
+#: Holdout metrics and whether larger is better.
+METRIC_DIRECTIONS = {"auc": True, "aucpr": True, "logloss": False}
+
+
+@dataclass
+class TrainParams:
+    """The notebook's parameters, validated."""
+
+    data_path: str
+    target: str = "Response"
+    id_column: str = "id"
+    categorical_columns: list[str] = field(default_factory=list)
+    experiment_name: str = "cross-sell"
+    model_name: str = "cross-sell"
+    max_runtime_secs: int = 120
+    max_models: int = 0
+    nfolds: int = 5
+    seed: int = 1
+    holdout_fraction: float = 0.2
+    sort_metric: str = "AUC"
+    exclude_algos: list[str] = field(default_factory=list)
+    h2o_url: str = ""
+    sample_rows: int = 0
+    run_id: str = ""
+
+    @property
+    def decision_metric(self) -> str:
+        """The holdout metric that decides champion vs challenger (the sort metric when it is one we log)."""
+        metric = self.sort_metric.lower()
+        return metric if metric in METRIC_DIRECTIONS else "auc"
+
+
+@dataclass
+class PreparedData:
+    """Training data split into the AutoML part and the fixed holdout, with its schema and fingerprint."""
+
+    frame: pd.DataFrame
+    schema: Schema
+    holdout: np.ndarray
+    fingerprint: dict
+
+    @property
+    def train_frame(self) -> pd.DataFrame:
+        return self.frame[~self.holdout].reset_index(drop=True)
+
+    @property
+    def holdout_frame(self) -> pd.DataFrame:
+        return self.frame[self.holdout].reset_index(drop=True)
+
+
+def prepare_data(params: TrainParams) -> PreparedData:
+    """Load, check and sample the data, learn its schema, and mark the hash-fixed holdout rows."""
+    frame = load_training_data(params.data_path, params.target, params.id_column, params.sample_rows, params.seed)
+    schema = infer_schema(frame, params.target, params.id_column, params.categorical_columns)
+    holdout = holdout_mask(frame, schema.id_column, params.holdout_fraction)
+    fingerprint = {
+        "data_path": str(params.data_path),
+        "data_sha256": csv_fingerprint(params.data_path),
+        "rows_used": int(len(frame)),
+        "train_rows": int((~holdout).sum()),
+        "holdout_rows": int(holdout.sum()),
+        "positive_rate": float((canonical_levels(frame[params.target]) == schema.positive_class).mean()),
+        "columns": len(frame.columns),
+    }
+    return PreparedData(frame=frame, schema=schema, holdout=holdout, fingerprint=fingerprint)
+
+
+def labels(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """1 where the target is the positive class."""
+    return (canonical_levels(frame[schema.target]) == schema.positive_class).to_numpy().astype(int)
+
+
+def to_h2o_frame(frame: pd.DataFrame, schema: Schema, with_target: bool = True) -> h2o.H2OFrame:
+    """An H2OFrame of the schema's features (typed exactly as the scorer types them) and the target."""
+    features = conform(frame, schema).features
+    types = {c.name: ("enum" if c.kind == "categorical" else "real") for c in schema.columns}
+    if with_target:
+        features[schema.target] = canonical_levels(frame[schema.target]).to_numpy()
+        types[schema.target] = "enum"
+    return h2o.H2OFrame(features, column_types=types)
+
+
+def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> H2OAutoML:
+    """H2O AutoML with cross-validation on the training part."""
+    aml = H2OAutoML(
+        max_runtime_secs=params.max_runtime_secs or None,
+        max_models=params.max_models or None,
+        nfolds=params.nfolds,
+        seed=params.seed,
+        sort_metric=params.sort_metric,
+        exclude_algos=params.exclude_algos or None,
+        project_name=f"automl_{int(time.time())}",
+        verbosity="warn",
+    )
+    aml.train(x=schema.feature_names, y=schema.target, training_frame=train)
+    return aml
+
+
+def leaderboard(aml: H2OAutoML) -> pd.DataFrame:
+    """The AutoML leaderboard (CV metrics) with each model's algorithm and training time."""
+    board = h2o.automl.get_leaderboard(aml, extra_columns=["algo", "training_time_ms"])
+    return board.as_data_frame(use_multi_thread=False)
+
+
+def positive_probability(model, frame: h2o.H2OFrame, schema: Schema) -> np.ndarray:
+    """H2O's own predicted probability of the positive class (the reference for the MOJO scorer)."""
+    predictions = model.predict(frame).as_data_frame(use_multi_thread=False)
+    return predictions[f"p{schema.positive_class}"].to_numpy(dtype=float)
+
+
+def log_child_runs(board: pd.DataFrame, holdout: h2o.H2OFrame, y_holdout: np.ndarray, schema: Schema) -> pd.DataFrame:
+    """One nested MLflow run per leaderboard model: CV metrics and holdout AUC, logloss, AUCPR."""
+    rows = []
+    cv_columns = [c for c in board.columns if c not in ("model_id", "algo")]
+    for rank, record in enumerate(board.to_dict("records"), start=1):
+        model = h2o.get_model(record["model_id"])
+        holdout_metrics = binary_metrics(y_holdout, positive_probability(model, holdout, schema))
+        with mlflow.start_run(run_name=record["model_id"], nested=True):
+            mlflow.log_params({"model_id": record["model_id"], "algo": record["algo"], "rank": rank})
+            mlflow.log_metrics({f"cv_{c}": float(record[c]) for c in cv_columns if _is_number(record[c])})
+            mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout_metrics.items()})
+        rows.append({"model_id": record["model_id"], **{f"holdout_{k}": v for k, v in holdout_metrics.items()}})
+    return board.merge(pd.DataFrame(rows), on="model_id")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.number)) and np.isfinite(value)
+
+
+def log_leader_model(leader, meta: ModelMeta, model_name: str) -> mlflow.models.model.ModelInfo:
+    """Log the leader as a MOJO-scoring pyfunc model and register it as a new version of ``model_name``.
+
+    No MLflow signature: MLflow's enforcement would drop pass-through columns and reject ints for doubles;
+    the model checks its input against the learned schema (in ``model_meta.json``) with clearer errors.
+    """
+    with tempfile.TemporaryDirectory(prefix="mojo-") as folder:
+        mojo_path = leader.download_mojo(path=folder, get_genmodel_jar=True, genmodel_name="h2o-genmodel.jar")
+        meta_path = Path(folder) / META_FILE
+        meta_path.write_text(json.dumps(meta.to_dict()))
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
+            artifacts={"mojo": mojo_path, "genmodel_jar": str(Path(folder) / "h2o-genmodel.jar"),
+                       "meta": str(meta_path)},
+            pip_requirements=PYFUNC_REQUIREMENTS,
+            metadata={"threshold": meta.threshold, "holdout_metrics": meta.holdout_metrics,
+                      "h2o_model_id": meta.h2o_model_id, "target": meta.schema.target,
+                      "positive_class": meta.schema.positive_class},
+            registered_model_name=model_name,
+        )
+
+
+def setup_mlflow(settings: Settings, experiment_name: str) -> str:
+    """Point MLflow at the configured store and make sure the experiment exists; returns its id."""
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    experiment = mlflow.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        location = Path(settings.artifact_root).as_uri() if settings.is_embedded else None
+        if settings.is_embedded:
+            Path(settings.artifact_root).mkdir(parents=True, exist_ok=True)
+        return mlflow.create_experiment(experiment_name, artifact_location=location)
+    return experiment.experiment_id
+
+
+def log_data_and_params(params: TrainParams, data: PreparedData) -> None:
+    """Parameters, the data's fingerprint and the learned schema on the active run."""
+    flat = {k: (json.dumps(v) if isinstance(v, list) else v) for k, v in asdict(params).items() if k != "run_id"}
+    mlflow.log_params(flat)
+    mlflow.log_params(data.fingerprint)
+    mlflow.log_dict(data.schema.to_dict(), "schema.json")
+
+
+def log_leader_evaluation(y_holdout: np.ndarray, probability: np.ndarray, board: pd.DataFrame,
+                          sort_metric: str) -> tuple[dict, float]:
+    """Holdout metrics, max-F1 threshold and plots of the leader; returns (metrics, threshold)."""
+    metrics = binary_metrics(y_holdout, probability)
+    threshold, f1 = max_f1_threshold(y_holdout, probability)
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
+    mlflow.log_metrics({"threshold": threshold, "holdout_f1_at_threshold": f1})
+    metric_column = sort_metric.lower() if sort_metric.lower() in board.columns else "auc"
+    best_cv = board[metric_column].iloc[0]
+    mlflow.log_metric(f"leader_cv_{metric_column}", float(best_cv))
+    mlflow.log_text(board.to_csv(index=False), "leaderboard.csv")
+    mlflow.log_figure(plots.roc_curve(y_holdout, probability), "plots/holdout_roc.png")
+    mlflow.log_figure(plots.gains_chart(y_holdout, probability), "plots/holdout_cumulative_gains.png")
+    mlflow.log_figure(plots.leaderboard_chart(board, metric_column), "plots/leaderboard.png")
+    return metrics, threshold
