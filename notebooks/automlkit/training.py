@@ -179,15 +179,19 @@ def log_leader_model(leader, meta: ModelMeta, model_name: str) -> mlflow.models.
 
 
 def setup_mlflow(settings: Settings, experiment_name: str) -> str:
-    """Point MLflow at the configured store and make sure the experiment exists; returns its id."""
+    """Point MLflow at the configured store and make the experiment (created if needed) active; returns its id."""
     mlflow.set_tracking_uri(settings.tracking_uri)
     experiment = mlflow.get_experiment_by_name(experiment_name)
     if experiment is None:
         location = Path(settings.artifact_root).as_uri() if settings.is_embedded else None
         if settings.is_embedded:
             Path(settings.artifact_root).mkdir(parents=True, exist_ok=True)
-        return mlflow.create_experiment(experiment_name, artifact_location=location)
-    return experiment.experiment_id
+        experiment_id = mlflow.create_experiment(experiment_name, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
+    # the active experiment: nested (child) runs are created in it, beside their parent
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 def log_data_and_params(params: TrainParams, data: PreparedData) -> None:

@@ -1,0 +1,60 @@
+# The two commands: `make run` (set up, train on the shipped data, serve) and `make test`.
+# `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SCORER_JAR := notebooks/automlkit/java/automlkit-scorer.jar
+# Extra papermill parameters for the training notebook, e.g. PARAMS="-p max_runtime_secs 60"
+PARAMS ?=
+# Budget of the training that `make run` does first
+RUN_PARAMS ?= -p max_runtime_secs 120 -p exclude_algos '[DeepLearning]'
+MLFLOW_PORT ?= 5000
+HOST ?= 127.0.0.1
+# Extra pytest arguments, e.g. PYTEST_ARGS="-m 'not integration'"
+PYTEST_ARGS ?=
+
+.PHONY: help setup java train run ui test test-fast clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+java: ## install a Java 17 JDK from Debian when `javac` is missing (H2O, the MOJO scorer and its batch helper)
+	@command -v javac >/dev/null || { echo "installing Java 17 (default-jdk-headless)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends default-jdk-headless >/dev/null; }
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(SCORER_JAR): $(STAMP) $(wildcard notebooks/automlkit/java/*.java)
+	$(BIN)/python -m automlkit.java_build
+
+setup: java $(STAMP) $(SCORER_JAR) ## create .venv with the pinned packages, build the scorer helper (quick when nothing changed)
+
+train: setup ## run notebooks/train.ipynb with papermill (PARAMS="-p max_runtime_secs 60 ...")
+	$(BIN)/python -m automlkit.run_training $(PARAMS)
+
+ui: setup ## start the MLflow UI on the embedded store (http://$(HOST):$(MLFLOW_PORT))
+	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
+	  --default-artifact-root $(CURDIR)/mlruns/artifacts --host $(HOST) --port $(MLFLOW_PORT)
+
+run: setup ## train on the shipped data with a short budget, then start the MLflow UI
+	$(BIN)/python -m automlkit.run_training $(RUN_PARAMS) $(PARAMS)
+	@echo "MLflow UI: http://$(HOST):$(MLFLOW_PORT)  (Ctrl-C stops it)"
+	@$(MAKE) --no-print-directory ui
+
+test: setup ## run every test (unit, notebooks, integration with real servers)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: setup ## only the fast unit tests
+	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+clean: ## remove the venv, caches and the embedded MLflow store's contents
+	rm -rf $(VENV) .pytest_cache
+	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

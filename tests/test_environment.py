@@ -1,0 +1,33 @@
+"""pyproject.toml and environment.yml pin the same packages; the repo layout stays as agreed."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+
+import yaml
+
+from conftest import REPO
+
+
+def test_environment_yml_pins_the_same_set_as_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert sorted(pip_section, key=str.lower) == sorted(project["dependencies"], key=str.lower)
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    assert "python=3.11" in conda and "openjdk=17" in conda
+    assert project["requires-python"].startswith(">=3.11")
+
+
+def test_h2o_is_pinned_to_the_last_release_that_exports_mojos():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert "h2o==3.46.0.11" in project["dependencies"]
+
+
+def test_top_level_layout():
+    expected = {"notebooks", "api", "mlruns", "docker-compose.yml", "tests", "environment.yml", "README.md",
+                "pyproject.toml", "Makefile", ".ci"}
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    tracked = {line.split("/")[0] for line in files.splitlines()} - {".gitignore", ".dockerignore", ".env.example"}
+    assert tracked == expected

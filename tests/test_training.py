@@ -1,0 +1,152 @@
+"""papermill runs train.ipynb against a real mlflow server: registry, child runs, MOJO pyfunc, champion."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from automlkit.split import holdout_mask
+
+from conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+MODEL = "cross-sell"
+SMALL = ["-p", "max_runtime_secs", "60", "-p", "max_models", "3", "-p", "nfolds", "3",
+         "-p", "exclude_algos", "[DeepLearning, DRF]", "-p", "seed", "1"]
+#: A deliberately worse budget: one random forest only (the small-data leader is a GLM or a boosted model).
+WORSE = ["-p", "max_runtime_secs", "30", "-p", "max_models", "1", "-p", "nfolds", "3",
+         "-p", "exclude_algos", "[DeepLearning, GLM, GBM, XGBoost, StackedEnsemble]"]
+
+
+def run_training(tracking_uri: str, data: str, extra: list[str], tmp_path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    cmd = [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", data, *extra,
+           "--output-dir", str(tmp_path), "--timeout", "900"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def first_run(mlflow_server, sample_csv, tmp_path_factory):
+    """The first training run: it becomes the champion."""
+    result = run_training(mlflow_server, str(sample_csv), SMALL, tmp_path_factory.mktemp("nb1"))
+    assert result.returncode == 0, result.stderr[-4000:]
+    mlflow.set_tracking_uri(mlflow_server)
+    return result
+
+
+def parent_runs(client: MlflowClient):
+    experiment = client.get_experiment_by_name("cross-sell")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+    return [r for r in runs if "mlflow.parentRunId" not in r.data.tags], runs
+
+
+def test_first_run_is_champion_with_children_and_artifacts(first_run):
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(MODEL, "champion")
+    assert version.version == "1"
+    parents, runs = parent_runs(client)
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) >= 2
+    for child in children:
+        assert {"holdout_auc", "holdout_logloss", "holdout_aucpr", "cv_auc"} <= set(child.data.metrics)
+    assert parent.data.params["data_sha256"] and int(parent.data.params["rows_used"]) == 6000
+    assert parent.data.metrics["holdout_auc"] > 0.75
+    assert parent.data.metrics["mojo_max_abs_diff_vs_h2o"] < 1e-9
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"leaderboard.csv", "schema.json", "plots", "notebook"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert {"plots/holdout_roc.png", "plots/holdout_cumulative_gains.png", "plots/leaderboard.png"} <= plots
+    notebook = client.list_artifacts(parent.info.run_id, "notebook")
+    assert notebook and notebook[0].path.endswith(".ipynb")
+    assert "no champion yet" in parent.data.tags["decision"]
+    schema = json.loads(open(client.download_artifacts(parent.info.run_id, "schema.json")).read())
+    assert schema["target"] == "Response" and "Region_Code" in [c["name"] for c in schema["columns"]]
+
+
+PREDICT_IN_FRESH_PROCESS = textwrap.dedent("""
+    import json, sys
+    import mlflow, pandas as pd
+    frame = pd.read_csv(sys.argv[1])
+    model = mlflow.pyfunc.load_model("models:/cross-sell@champion")
+    out = model.predict(frame)
+    assert "h2o" not in sys.modules, "the pyfunc model imported h2o"
+    meta = model.metadata.metadata
+    print(json.dumps({"probability": out["probability"].tolist(), "label": out["label"].tolist(),
+                      "columns": list(out.columns), "threshold": meta["threshold"]}))
+""")
+
+
+def test_champion_predicts_in_a_fresh_process_without_h2o_and_matches_h2o(first_run, sample_csv, tmp_path):
+    import h2o
+    import psutil
+
+    frame = pd.read_csv(sample_csv)
+    holdout = frame[holdout_mask(frame, "id", 0.2)].head(300).reset_index(drop=True)
+    rows = tmp_path / "rows.csv"
+    holdout.drop(columns=["Response"]).to_csv(rows, index=False)
+    assert not [p for p in psutil.process_iter(["cmdline"]) if "h2o.jar" in " ".join(p.info["cmdline"] or [])]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()}
+    result = subprocess.run([sys.executable, "-c", PREDICT_IN_FRESH_PROCESS, str(rows)], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["columns"] == ["probability", "label"]
+    probability = np.array(answer["probability"])
+    assert len(probability) == len(holdout) and ((probability > 0) & (probability < 1)).all()
+    assert answer["label"] == (probability >= answer["threshold"]).astype(int).tolist()
+
+    # H2O's own prediction of the same model, in a real H2O JVM
+    from automlkit.h2o_cluster import H2OCluster
+
+    mlflow.artifacts.download_artifacts("models:/cross-sell@champion", dst_path=str(tmp_path / "m"))
+    mojo = next(p for p in (tmp_path / "m").rglob("*.zip"))
+    with H2OCluster():
+        model = h2o.import_mojo(str(mojo))
+        schema = json.loads(next((tmp_path / "m").rglob("model_meta.json")).read_text())["schema"]
+        from automlkit.schema import Schema
+        from automlkit.training import positive_probability, to_h2o_frame
+
+        schema = Schema.from_dict(schema)
+        reference = positive_probability(model, to_h2o_frame(holdout, schema, with_target=False), schema)
+    assert np.max(np.abs(reference - probability)) < 1e-6
+
+
+def test_worse_run_does_not_take_the_champion_alias(first_run, sample_csv, tmp_path):
+    result = run_training(mlflow.get_tracking_uri(), str(sample_csv), WORSE, tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    client = MlflowClient()
+    assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
+    assert client.get_model_version_by_alias(MODEL, "challenger").version == "2"
+    parents, _ = parent_runs(client)
+    second = parents[-1]
+    assert second.data.metrics["promoted"] == 0.0
+    assert second.data.metrics["new_holdout_auc"] < second.data.metrics["champion_holdout_auc"]
+    assert "does not beat champion v1" in second.data.tags["decision"]
+    first = parents[0]
+    # the champion's figure is re-measured on the same holdout rows: identical to its own run's
+    assert second.data.metrics["champion_holdout_auc"] == pytest.approx(first.data.metrics["holdout_auc"], abs=1e-9)
+    assert second.data.tags["alias"] == "challenger"
+
+
+def test_failed_notebook_marks_the_run_failed(mlflow_server, tmp_path):
+    result = run_training(mlflow_server, str(tmp_path / "missing.csv"), ["-p", "experiment_name", "failing"],
+                          tmp_path)
+    assert result.returncode == 1
+    client = MlflowClient(mlflow_server)
+    experiment = client.get_experiment_by_name("failing")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FAILED"
+    assert "no data file" in run.data.tags["error"]
+    assert client.list_artifacts(run.info.run_id, "notebook")
