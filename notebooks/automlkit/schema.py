@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import math
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -219,10 +220,14 @@ def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
 
 @dataclass
 class Conformed:
-    """Input checked against a schema: typed features, the untouched extra columns, and warnings."""
+    """Input checked against a schema: typed features, the untouched extra columns, and warnings.
 
-    features: pd.DataFrame
-    passthrough: pd.DataFrame
+    ``features`` maps each feature to its values: floats (NaN = missing) for numeric columns,
+    canonical level text (missing or unseen = NaN/None) for categorical ones.
+    """
+
+    features: "pd.DataFrame | dict[str, list]"
+    passthrough: pd.DataFrame | None
     warnings: list[Problem]
 
 
@@ -296,8 +301,122 @@ def _to_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     lowered = text.str.lower()
     nonfinite_text = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"])
     bad = values.isna() & ~empty & ~nonfinite_text
-    values = values.where(~nonfinite_text)
-    return values.astype(float), bad, nonfinite_text
+    nonfinite = nonfinite_text | np.isinf(values.fillna(0).to_numpy(dtype=float))
+    values = values.where(~nonfinite)
+    return values.astype(float), bad, pd.Series(np.asarray(nonfinite))
+
+
+# ------------------------------------------------------------------- the same rules, one value at a time
+
+_NONFINITE_TEXT = frozenset(["nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"])
+_BAD, _NONFINITE = object(), object()
+
+
+def number_of(value) -> float | object:
+    """One JSON value as a number under :func:`conform`'s rules; NaN when missing, or a marker when bad."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        return _BAD
+    if isinstance(value, (int, float)):
+        number = float(value)
+        if math.isnan(number):
+            return math.nan
+        return number if math.isfinite(number) else _NONFINITE
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return math.nan
+        if text.lower() in _NONFINITE_TEXT:
+            return _NONFINITE
+        if "_" in text:
+            return _BAD
+        try:
+            number = float(text)
+        except ValueError:
+            return _BAD
+        return number if math.isfinite(number) else _NONFINITE
+    return _BAD
+
+
+def level_of(value) -> str | None | object:
+    """One JSON value as a canonical category (see :func:`canonical_levels`); None when missing."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and math.isnan(value):
+            return None
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            number = float(text) if "_" not in text else math.nan
+        except ValueError:
+            return text
+        if not (math.isfinite(number) and number == math.floor(number) and abs(number) < 2**53):
+            return text
+    else:
+        return _BAD
+    if math.isfinite(number) and number == math.floor(number) and abs(number) < 2**53:
+        return str(int(number))
+    return str(value)
+
+
+def conform_records(records: list[dict], schema: Schema) -> Conformed:
+    """:func:`conform` for JSON records (a list of objects), without building a DataFrame.
+
+    Same rules, errors and warnings as :func:`conform`; fast for a handful of rows.
+    """
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    present = set().union(*(r.keys() for r in records)) if records else set()
+    missing = [c for c in schema.feature_names if c not in present]
+    if missing:
+        problems = [Problem(name, "required column is missing") for name in missing]
+        problems.append(Problem(None, f"the records have the keys: {', '.join(sorted(map(str, present))[:20])}"))
+        raise DataContractError(problems)
+    features: dict[str, list] = {}
+    for spec in schema.columns:
+        raw = [r.get(spec.name) for r in records]
+        if spec.kind == "numeric":
+            values = [number_of(v) for v in raw]
+            bad = [i + 1 for i, v in enumerate(values) if v is _BAD]
+            nonfinite = [i + 1 for i, v in enumerate(values) if v is _NONFINITE]
+            if bad:
+                examples = [raw[i - 1] for i in bad[:3]]
+                problems.append(make_problem(spec.name, f"expected a number, got {examples}", bad))
+            if nonfinite:
+                problems.append(make_problem(spec.name, "infinite or NaN text is not a number", nonfinite))
+            if bad or nonfinite:
+                continue
+            if spec.minimum is not None and spec.maximum is not None:
+                outside = [i + 1 for i, v in enumerate(values) if v < spec.minimum or v > spec.maximum]
+                if outside:
+                    warnings.append(make_problem(
+                        spec.name, f"outside the training range [{spec.minimum:g}, {spec.maximum:g}]", outside))
+            features[spec.name] = values
+        else:
+            values = [level_of(v) for v in raw]
+            bad = [i + 1 for i, v in enumerate(values) if v is _BAD]
+            if bad:
+                problems.append(make_problem(spec.name, "expected a text or number category, got an object "
+                                                        "or list", bad))
+                continue
+            known = set(spec.levels or [])
+            unseen = [i + 1 for i, v in enumerate(values) if v is not None and v not in known]
+            if unseen:
+                examples = sorted({values[i - 1] for i in unseen})[:3]
+                warnings.append(make_problem(spec.name, f"unseen category {examples} scored as missing", unseen))
+                for i in unseen:
+                    values[i - 1] = None
+            features[spec.name] = values
+    if problems:
+        raise DataContractError(problems)
+    return Conformed(features=features, passthrough=None, warnings=warnings)
 
 
 def check_training_frame(frame: pd.DataFrame, target: str, id_column: str | None) -> None:
