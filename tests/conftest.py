@@ -90,3 +90,45 @@ def mlflow_server(tmp_path_factory):
     finally:
         stop_process(process)
         log.close()
+
+
+def run_training(tracking_uri: str, data: str | Path, extra: list[str], output_dir: Path,
+                 timeout: int = 1200) -> subprocess.CompletedProcess:
+    """``python -m automlkit.run_training`` (papermill on train.ipynb) against ``tracking_uri``."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    cmd = [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *extra,
+           "--output-dir", str(output_dir), "--timeout", str(timeout - 60)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+#: The small champion the API, dashboard and bench tests serve (its own model name in the session's server).
+API_MODEL = "api-model"
+SMALL_BUDGET = ["-p", "max_runtime_secs", "60", "-p", "max_models", "3", "-p", "nfolds", "3",
+                "-p", "exclude_algos", "[DeepLearning, DRF]", "-p", "seed", "1"]
+
+
+@pytest.fixture(scope="session")
+def api_champion(mlflow_server, sample_csv, tmp_path_factory) -> str:
+    """A small model trained once per session and holding ``api-model@champion``; yields the tracking URI."""
+    result = run_training(mlflow_server, sample_csv, [*SMALL_BUDGET, "-p", "model_name", API_MODEL,
+                                                      "-p", "experiment_name", API_MODEL],
+                          tmp_path_factory.mktemp("api-train"))
+    assert result.returncode == 0, result.stderr[-4000:]
+    return mlflow_server
+
+
+def start_api(tracking_uri: str, log_path: Path, **env_overrides: str) -> tuple[subprocess.Popen, str]:
+    """``uvicorn api.main:app`` on a free loopback port, as the README starts it; returns (process, url)."""
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MODEL_NAME": API_MODEL, **env_overrides}
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [str(VENV_BIN / "uvicorn"), "api.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/ready", process, timeout=120)
+    except Exception:
+        stop_process(process)
+        raise RuntimeError(f"the API did not become ready: {log_path.read_text()[-3000:]}")
+    return process, url

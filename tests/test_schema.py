@@ -97,9 +97,12 @@ def test_non_utf8_names_the_row():
     assert err.problems[0].rows == [2]
 
 
-def test_ragged_rows_are_malformed():
-    err = error_of(lambda: read_csv(csv_bytes(ROWS[0], "2,Female,76,3.0,33536.0,0,extra,more")))
-    assert "malformed" in str(err) and "line 3" in str(err)
+def test_ragged_rows_are_malformed_with_their_row_numbers():
+    err = error_of(lambda: read_csv(csv_bytes(ROWS[0], "2,Female,76,3.0,33536.0,0,extra,more", ROWS[2], "4,Male")))
+    assert "malformed" in str(err) and "rows 2, 4" in str(err) and "header's 6" in str(err)
+    assert err.problems[0].rows == [2, 4] and err.status == 400
+    quoted = csv_bytes('1,"Male, or not",44,28.0,40454.0,1', '2,"x",1')
+    assert error_of(lambda: read_csv(quoted)).problems[0].rows == [2]
 
 
 def test_missing_columns_are_named(schema):

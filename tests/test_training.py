@@ -16,29 +16,20 @@ from mlflow import MlflowClient
 
 from automlkit.split import holdout_mask
 
-from conftest import REPO
+from conftest import SMALL_BUDGET, run_training
 
 pytestmark = pytest.mark.integration
 
 MODEL = "cross-sell"
-SMALL = ["-p", "max_runtime_secs", "60", "-p", "max_models", "3", "-p", "nfolds", "3",
-         "-p", "exclude_algos", "[DeepLearning, DRF]", "-p", "seed", "1"]
 #: A deliberately worse budget: one random forest only (the small-data leader is a GLM or a boosted model).
 WORSE = ["-p", "max_runtime_secs", "30", "-p", "max_models", "1", "-p", "nfolds", "3",
          "-p", "exclude_algos", "[DeepLearning, GLM, GBM, XGBoost, StackedEnsemble]"]
 
 
-def run_training(tracking_uri: str, data: str, extra: list[str], tmp_path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-    cmd = [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", data, *extra,
-           "--output-dir", str(tmp_path), "--timeout", "900"]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-
-
 @pytest.fixture(scope="module")
 def first_run(mlflow_server, sample_csv, tmp_path_factory):
     """The first training run: it becomes the champion."""
-    result = run_training(mlflow_server, str(sample_csv), SMALL, tmp_path_factory.mktemp("nb1"))
+    result = run_training(mlflow_server, str(sample_csv), SMALL_BUDGET, tmp_path_factory.mktemp("nb1"))
     assert result.returncode == 0, result.stderr[-4000:]
     mlflow.set_tracking_uri(mlflow_server)
     return result

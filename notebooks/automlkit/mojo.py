@@ -9,26 +9,39 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .schema import canonical_levels
+from .java_build import SCORER_JAR
 
 log = logging.getLogger(__name__)
 _jvm_lock = threading.Lock()
 
 
 def _start_jvm(genmodel_jar: str) -> None:
-    """Start the process's JVM with ``genmodel_jar`` on its class path (once per process)."""
+    """Start the process's JVM with ``genmodel_jar`` (and the batch scorer, if built) on its class path."""
     import jpype
 
     with _jvm_lock:
         if jpype.isJVMStarted():
             return
         options = os.environ.get("MOJO_JVM_OPTS", "-Xmx1g -XX:+UseSerialGC").split()
-        jpype.startJVM(*options, classpath=[str(genmodel_jar)], convertStrings=True)
-        log.info("started the in-process JVM for MOJO scoring (%s)", " ".join(options))
+        classpath = [str(genmodel_jar)] + ([str(SCORER_JAR)] if SCORER_JAR.exists() else [])
+        jpype.startJVM(*options, classpath=classpath, convertStrings=True)
+        log.info("started the in-process JVM for MOJO scoring (%s; batch scorer %s)", " ".join(options),
+                 "on" if SCORER_JAR.exists() else "not built: Python loop")
+
+
+def _batch_scorer():
+    """``automlkit.BatchScorer`` if its jar was on the class path, else None."""
+    import jpype
+
+    try:
+        return jpype.JClass("automlkit.BatchScorer")
+    except Exception:  # noqa: BLE001 - not built: the Python loop is used
+        return None
 
 
 def _mojo_model_class(genmodel_jar: str):
@@ -47,10 +60,12 @@ def _mojo_model_class(genmodel_jar: str):
 class MojoScorer:
     """A loaded MOJO of a binomial model, scoring pandas frames of typed features."""
 
-    def __init__(self, mojo_path: str | Path, genmodel_jar: str | Path, positive_class: str = "1"):
+    def __init__(self, mojo_path: str | Path, genmodel_jar: str | Path, positive_class: str = "1",
+                 threads: int | None = None):
         import jpype
 
         self._jpype = jpype
+        self.threads = threads or int(os.environ.get("SCORING_THREADS", "2") or 2)
         self.model = _mojo_model_class(str(genmodel_jar)).load(str(mojo_path))
         names = [str(n) for n in self.model.getNames()]
         self.n_features = int(self.model.nfeatures())
@@ -65,33 +80,46 @@ class MojoScorer:
         self.positive_index = response_domain.index(positive_class) if positive_class in response_domain else 1
         self.preds_size = int(self.model.getPredsSize())
         self.algo = str(self.model.getClass().getSimpleName())
+        self._batch = _batch_scorer()
+        self._column = 1 + self.positive_index
 
-    def encode(self, features: pd.DataFrame) -> np.ndarray:
-        """The MOJO's input matrix: numbers as they are, categories as domain indices, missing as NaN."""
-        matrix = np.full((len(features), self.n_features), np.nan)
+    def encode(self, features: "pd.DataFrame | Mapping[str, Sequence]", rows: int | None = None) -> np.ndarray:
+        """The MOJO's input matrix from conformed features (see :class:`~automlkit.schema.Conformed`):
+        numbers as they are, categories as domain indices, missing or unknown as NaN."""
+        if rows is None:
+            rows = len(features) if isinstance(features, pd.DataFrame) else len(next(iter(features.values()), []))
+        matrix = np.full((rows, self.n_features), np.nan)
         for i, name in enumerate(self.feature_names):
-            if name not in features.columns:
+            if name not in features:
                 continue  # absent column: missing for every row
             column = features[name]
             domain = self.domains[i]
             if domain is None:
-                matrix[:, i] = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+                matrix[:, i] = np.asarray(column, dtype=float)
+            elif isinstance(column, pd.Series):
+                matrix[:, i] = column.map(domain).to_numpy(dtype=float, na_value=np.nan)
             else:
-                matrix[:, i] = canonical_levels(column).map(domain).to_numpy(dtype=float, na_value=np.nan)
+                matrix[:, i] = [domain.get(v, np.nan) for v in column]
         return matrix
 
-    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, features: "pd.DataFrame | Mapping[str, Sequence]") -> np.ndarray:
         """Probability of the positive class for each row of ``features``."""
-        matrix = self.encode(features)
+        return self.score_matrix(self.encode(features))
+
+    def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Probability of the positive class for each row of an encoded matrix (see :meth:`encode`)."""
         if len(matrix) == 0:
             return np.empty(0)
         jpype = self._jpype
+        if self._batch is not None:
+            flat = jpype.JArray(jpype.JDouble)(np.ascontiguousarray(matrix, dtype=np.float64).ravel())
+            result = self._batch.score(self.model, flat, self.n_features, self._column, self.threads)
+            return np.array(result, dtype=np.float64)
         rows = jpype.JArray(jpype.JDouble, 2)(matrix)
         preds = jpype.JArray(jpype.JDouble)(self.preds_size)
         out = np.empty(len(matrix))
         score0 = self.model.score0
-        column = 1 + self.positive_index
         for r in range(len(matrix)):
             score0(rows[r], preds)
-            out[r] = preds[column]
+            out[r] = preds[self._column]
         return out

@@ -39,7 +39,7 @@ class Decision:
 def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
     """The version number holding ``alias``, or None."""
     try:
-        return client.get_model_version_by_alias(model_name, alias).version
+        return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:
         return None
 

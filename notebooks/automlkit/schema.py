@@ -130,9 +130,24 @@ def read_csv(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None
     Raises :class:`DataContractError` for empty files, header-only files, a foreign delimiter,
     non-UTF-8 bytes, ragged rows, and (413) more than ``max_bytes`` bytes or ``max_rows`` rows.
     """
-    text = _decode(_read_bytes(source, max_bytes))
+    return parse_csv(decode_csv(source, max_bytes), max_rows)
+
+
+def decode_csv(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None) -> str:
+    """The text of a CSV upload or file: gunzipped (with the size limit), BOM dropped, checked UTF-8."""
+    return _decode(_read_bytes(source, max_bytes))
+
+
+def parse_csv(text: str, max_rows: int | None = None) -> pd.DataFrame:
+    """The rows of CSV ``text`` (see :func:`decode_csv`) as a DataFrame of strings; see :func:`read_csv`."""
     if not text.strip():
         raise DataContractError([Problem(None, "the file is empty")], 400)
+    ragged = _ragged_rows(text)
+    if ragged is not None:
+        rows, expected = ragged
+        raise DataContractError([make_problem(
+            None, f"the CSV is malformed: rows with another number of fields than the header's {expected}",
+            rows)], 400)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
                             skipinitialspace=False, engine="c")
@@ -154,6 +169,22 @@ def read_csv(source: str | Path | bytes | BinaryIO, max_bytes: int | None = None
     return frame
 
 
+def _ragged_rows(text: str) -> tuple[list[int], int] | None:
+    """1-based data rows whose field count differs from the header's, and that count; None if all match.
+
+    Blank lines are skipped (as the parser skips them). Unquoted text is checked by counting commas.
+    """
+    if '"' in text:
+        counts = [len(fields) for fields in csv.reader(io.StringIO(text)) if fields]
+    else:
+        counts = [line.count(",") + 1 for line in text.split("\n") if line.strip("\r")]
+    if not counts:
+        return None
+    expected = counts[0]
+    rows = [i for i, n in enumerate(counts[1:], start=1) if n != expected]
+    return (rows, expected) if rows else None
+
+
 def csv_fingerprint(path: str | Path) -> str:
     """sha256 of the uncompressed CSV bytes (what the data README lists)."""
     import hashlib
@@ -172,8 +203,17 @@ def csv_fingerprint(path: str | Path) -> str:
 def canonical_levels(values: pd.Series) -> pd.Series:
     """Categorical values as text, with whole numbers written without decimals ("28.0" -> "28").
 
-    Missing values (NaN, None, empty text) stay missing.
+    Missing values (NaN, None, empty text) stay missing. Each distinct value is converted once.
     """
+    codes, uniques = pd.factorize(pd.Series(values).astype(object), use_na_sentinel=True)
+    if len(uniques) * 2 > len(codes):  # mostly distinct (ids): converting each value is as cheap
+        return _canonical(pd.Series(values).reset_index(drop=True)).set_axis(pd.Series(values).index)
+    canonical = _canonical(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
+    out = np.append(canonical, np.nan)[codes]  # code -1 (missing) picks the appended NaN
+    return pd.Series(out, index=pd.Series(values).index, dtype=object)
+
+
+def _canonical(values: pd.Series) -> pd.Series:
     text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
     numbers = pd.to_numeric(text, errors="coerce")
     whole = numbers.notna() & np.isfinite(numbers) & (numbers == np.floor(numbers)) & (numbers.abs() < 2**53)
@@ -289,10 +329,21 @@ def conform(frame: pd.DataFrame, schema: Schema) -> Conformed:
 
 def _to_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Numbers from text or JSON values; returns (values, not-a-number mask, non-finite mask)."""
+    no_rows = pd.Series(np.zeros(len(raw), bool))
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         values = raw.astype(float).reset_index(drop=True)
         nonfinite = pd.Series(np.isinf(values.to_numpy()))
-        return values, pd.Series(np.zeros(len(values), bool)), nonfinite
+        return values, no_rows, nonfinite
+    if pd.api.types.infer_dtype(raw, skipna=False) == "string":
+        try:  # fast path: every cell is plain finite number text
+            fast = pd.to_numeric(raw.reset_index(drop=True), errors="raise")
+        except (ValueError, TypeError):
+            pass
+        else:
+            if pd.api.types.is_numeric_dtype(fast) and not pd.api.types.is_bool_dtype(fast):
+                fast = fast.astype(float)
+                if np.isfinite(fast.to_numpy()).all():
+                    return fast, no_rows, no_rows
     obj = raw.astype(object).reset_index(drop=True)
     is_bool = obj.map(lambda v: isinstance(v, (bool, np.bool_)))
     text = obj.where(obj.notna(), "").astype(str).str.strip()

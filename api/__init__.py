@@ -1,0 +1,1 @@
+"""The prediction service: FastAPI serving the model that holds the registry's ``champion`` alias."""

@@ -1,0 +1,51 @@
+"""The API's settings, read once from the environment and validated at start."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from automlkit.settings import default_tracking_uri
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    try:
+        parsed = int(value) if value.strip() else default
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {value!r}") from exc
+    if parsed < 0:
+        raise ValueError(f"environment variable {name} must not be negative, got {parsed}")
+    return parsed
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Everything the service reads from the environment (see README, "Prediction API")."""
+
+    tracking_uri: str = field(default_factory=default_tracking_uri)
+    model_name: str = "cross-sell"
+    model_alias: str = "champion"
+    poll_seconds: int = 30
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_rows: int = 1_000_000
+    max_json_records: int = 100_000
+    reload_token: str = field(default="", repr=False)
+    scoring_threads: int = 2
+
+    @classmethod
+    def from_env(cls) -> "ApiSettings":
+        """Read ``MLFLOW_TRACKING_URI``, ``MODEL_NAME``, ``MODEL_ALIAS``, ``POLL_SECONDS``,
+        ``MAX_UPLOAD_BYTES``, ``MAX_ROWS``, ``MAX_JSON_RECORDS``, ``RELOAD_TOKEN``, ``SCORING_THREADS``."""
+        d = cls()
+        return cls(
+            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or d.tracking_uri,
+            model_name=os.environ.get("MODEL_NAME") or d.model_name,
+            model_alias=os.environ.get("MODEL_ALIAS") or d.model_alias,
+            poll_seconds=_int("POLL_SECONDS", d.poll_seconds),
+            max_upload_bytes=_int("MAX_UPLOAD_BYTES", d.max_upload_bytes),
+            max_rows=_int("MAX_ROWS", d.max_rows),
+            max_json_records=_int("MAX_JSON_RECORDS", d.max_json_records),
+            reload_token=os.environ.get("RELOAD_TOKEN", ""),
+            scoring_threads=max(1, _int("SCORING_THREADS", d.scoring_threads)),
+        )

@@ -1,0 +1,61 @@
+"""FastAPI app: ``uvicorn api.main:app``. Serves the model holding ``MODEL_NAME@champion``.
+
+The model is loaded in the lifespan hook and re-checked every ``POLL_SECONDS`` (and on an authenticated
+``POST /reload``); routes take the current model once per request, so a swap never disturbs a request.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import errors
+from .config import ApiSettings
+from .model_store import ModelStore
+from .routes import router
+
+log = logging.getLogger("api")
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    """Build the app; ``settings`` default to the environment's."""
+    settings = settings or ApiSettings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        store = ModelStore(settings)
+        app.state.store = store
+        store.refresh()
+        if store.current is None:
+            log.warning("no model loaded yet (%s); /ready answers 503 until one loads",
+                        (store.last_error or {}).get("message", "unknown"))
+        store.start_polling()
+        try:
+            yield
+        finally:
+            store.stop_polling()
+
+    app = FastAPI(
+        title="AutoML prediction API",
+        version="1.0",
+        description=("Scores customers with the model that holds the registry alias "
+                     f"`{settings.model_name}@{settings.model_alias}`. Send a CSV file (multipart field "
+                     "`file`, gzip accepted) or JSON records to `POST /predict`. Every 4xx names the column "
+                     "and the first offending 1-based rows."),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(router)
+    return app
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+_configure_logging()
+app = create_app()

@@ -1,0 +1,117 @@
+"""Which model is served: load the version holding the alias, swap in new versions atomically.
+
+A request takes ``store.current`` once and uses that object to the end, so a swap never affects a
+request in flight; the old model is dropped when the last such request lets go of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import mlflow
+from mlflow import MlflowClient
+
+from automlkit.pyfunc_model import ScoringModel
+
+from .config import ApiSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded model version and what ``GET /model`` says about it."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str | None
+    trained_at: str
+    loaded_at: str
+    model: ScoringModel = field(repr=False)
+
+
+def _iso(millis: int | None) -> str:
+    if not millis:
+        return ""
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+class ModelStore:
+    """Holds the served model; :meth:`refresh` loads the alias's version when it changed."""
+
+    def __init__(self, settings: ApiSettings):
+        self.settings = settings
+        self.current: ServedModel | None = None
+        self.last_error: dict | None = None
+        self._load_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client = MlflowClient(tracking_uri=settings.tracking_uri)
+
+    def refresh(self) -> bool:
+        """Load the version the alias points at if it is not the one served; True when a new one went live.
+
+        A version that fails to load is recorded in :attr:`last_error` and the old model keeps serving;
+        it is retried only when the alias moves again.
+        """
+        with self._load_lock:
+            name, alias = self.settings.model_name, self.settings.model_alias
+            try:
+                version = self._client.get_model_version_by_alias(name, alias)
+            except Exception as exc:  # noqa: BLE001 - registry down or alias missing: keep serving
+                self._record_error(None, f"cannot resolve {name}@{alias} at {self.settings.tracking_uri}: {exc}")
+                return False
+            number = str(version.version)  # the SQLite store answers an int, the REST client a str
+            if self.current is not None and self.current.version == number:
+                return False
+            if self.last_error and self.last_error.get("version") == number:
+                return False
+            try:
+                started = time.perf_counter()
+                pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{number}")
+                scoring = pyfunc.unwrap_python_model().model
+                served = ServedModel(name=name, version=number, alias=alias, run_id=version.run_id,
+                                     trained_at=_iso(version.creation_timestamp),
+                                     loaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                     model=scoring)
+            except Exception as exc:  # noqa: BLE001 - any broken version must leave the old one serving
+                self._record_error(number, f"version {number} failed to load: {exc}")
+                return False
+            previous = self.current
+            self.current = served  # the atomic swap
+            self.last_error = None
+            log.info("serving %s v%s (%s) after %.1f s load%s", name, served.version, scoring.scorer.algo,
+                     time.perf_counter() - started, f", replacing v{previous.version}" if previous else "")
+            return True
+
+    def _record_error(self, version: str | None, message: str) -> None:
+        if self.last_error is None or self.last_error.get("message") != message:
+            log.error("%s", message)
+        self.last_error = {"version": version, "message": message,
+                           "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+    def start_polling(self) -> None:
+        """Check the registry every ``poll_seconds`` in a daemon thread (0 disables polling)."""
+        if self.settings.poll_seconds <= 0 or self._thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(self.settings.poll_seconds if self.current else min(5, self.settings.poll_seconds)):
+                try:
+                    self.refresh()
+                except Exception:  # noqa: BLE001 - the poller must never die
+                    log.exception("registry poll failed")
+
+        self._thread = threading.Thread(target=loop, name="registry-poller", daemon=True)
+        self._thread.start()
+
+    def stop_polling(self) -> None:
+        """Stop the poller thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,206 @@
+"""The routes: /predict, /model, /health, /ready, /reload. Thin: the work is in automlkit and model_store."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from automlkit.errors import Problem, make_problem
+
+from . import scoring
+from .config import ApiSettings
+from .errors import ApiError
+from .model_store import ModelStore, ServedModel
+from .schemas import ErrorBody, ModelCard, PredictResponse
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+#: JSON requests with at most this many records are scored on the event loop (faster than a thread hop).
+INLINE_ROWS = 64
+#: Slack over the upload limit for multipart framing.
+MULTIPART_SLACK = 64 * 1024
+
+EXAMPLE_RECORD = {"id": 381110, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_Code": 11.0,
+                  "Previously_Insured": 1, "Vehicle_Age": "< 1 Year", "Vehicle_Damage": "No",
+                  "Annual_Premium": 35786.0, "Policy_Sales_Channel": 152.0, "Vintage": 53}
+PREDICT_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/PredictRecords"},
+                "examples": {"one customer": {"value": {"records": [EXAMPLE_RECORD]}}},
+            },
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {"type": "string", "format": "binary",
+                                                   "description": "CSV with a header row; .csv.gz accepted"}}},
+                "examples": {"csv file": {"summary": "upload test.csv.gz as field `file`",
+                                          "value": {"file": "test.csv.gz"}}},
+            },
+        },
+    },
+    "parameters": [{"name": "accept", "in": "header", "required": False,
+                    "schema": {"type": "string", "enum": ["application/json", "text/csv"]},
+                    "description": "text/csv returns the input columns plus probability and label as CSV"}],
+}
+ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 503)}
+
+
+def _store(request: Request) -> ModelStore:
+    return request.app.state.store
+
+
+def _settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
+def _served(request: Request) -> ServedModel:
+    served = _store(request).current
+    if served is None:
+        reason = (_store(request).last_error or {}).get("message", "no model loaded yet")
+        raise ApiError(503, f"no model is loaded: {reason}")
+    return served
+
+
+async def _read_body(request: Request, limit: int, slack: int = 0) -> bytes:
+    """The request body, refused with a 413 as soon as it (or its declared length) passes ``limit + slack``."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + slack:
+        raise ApiError(413, f"the request body of {int(declared)} bytes is larger than the limit of {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit + slack:
+            raise ApiError(413, f"the request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _uploaded_file(request: Request, body: bytes) -> bytes:
+    async def replay() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=20)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is the client's malformed multipart
+        raise ApiError(400, f"malformed multipart body: {getattr(exc, 'detail', exc)}") from exc
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise ApiError(422, "multipart field 'file' with the CSV is missing",
+                       [Problem("file", "required multipart field is missing")])
+    try:
+        return await upload.read()
+    finally:
+        await form.close()
+
+
+def _parse_records(body: bytes, settings: ApiSettings) -> list[dict]:
+    if not body.strip():
+        raise ApiError(400, "the request body is empty: send {\"records\": [...]} or a CSV file")
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "the JSON body is not UTF-8 text") from exc
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise ApiError(400, "the JSON body is nested too deeply") from exc
+    records = data.get("records") if isinstance(data, dict) else data
+    if not isinstance(records, list):
+        raise ApiError(422, "expected a JSON object {\"records\": [{column: value, ...}, ...]}",
+                       [Problem("records", "missing or not a list")])
+    if not records:
+        raise ApiError(400, "no records to score", [Problem("records", "the list is empty")])
+    if len(records) > settings.max_json_records:
+        raise ApiError(413, f"{len(records)} records is more than the limit of {settings.max_json_records}")
+    not_objects = [i + 1 for i, r in enumerate(records) if not isinstance(r, dict)]
+    if not_objects:
+        raise ApiError(422, "every record must be a JSON object of column: value",
+                       [make_problem("records", "not an object", not_objects)])
+    return records
+
+
+@router.post("/predict", response_model=None, openapi_extra=PREDICT_OPENAPI,
+             responses={200: {"model": PredictResponse, "content": {"text/csv": {}}}, **ERRORS})
+async def predict(request: Request, rank: bool = Query(False, description="order rows by probability, "
+                                                                           "most likely first")):
+    """Score a CSV upload (multipart field `file`, gzip accepted) or JSON records with the champion."""
+    settings = _settings(request)
+    served = _served(request)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_csv = content_type in ("multipart/form-data", "text/csv")
+    if content_type not in ("multipart/form-data", "text/csv", "application/json", ""):
+        raise ApiError(415, f"unsupported content type {content_type!r}: send multipart/form-data with a CSV "
+                            "field 'file', text/csv, or application/json records")
+    slack = MULTIPART_SLACK if content_type == "multipart/form-data" else 0
+    body = await _read_body(request, settings.max_upload_bytes, slack)
+    if content_type == "multipart/form-data":
+        source = await _uploaded_file(request, body)
+    elif is_csv:
+        source = body
+    else:
+        source = _parse_records(body, settings)
+    if is_csv:
+        scored = await run_in_threadpool(scoring.score_csv, served, source, settings)
+    elif len(source) > INLINE_ROWS:
+        scored = await run_in_threadpool(scoring.score_records, served, source)
+    else:  # a handful of rows: scoring on the event loop is faster than a thread hop
+        scored = scoring.score_records(served, source)
+    order = scoring.ranking(scored) if rank else None
+    headers = {"X-Model-Name": served.name, "X-Model-Version": served.version}
+    if "text/csv" in request.headers.get("accept", ""):
+        return Response(scoring.csv_body(scored, order), media_type="text/csv", headers=headers)
+    return Response(scoring.json_body(served, scored, order), media_type="application/json", headers=headers)
+
+
+@router.get("/model", response_model=ModelCard, responses={503: {"model": ErrorBody}})
+def model_card(request: Request) -> ModelCard:
+    """The served model: name, version, alias, run, trained-at, holdout metrics, threshold, input schema."""
+    store, settings = _store(request), _settings(request)
+    served = store.current
+    if served is None:
+        return ModelCard(name=settings.model_name, version=None, alias=settings.model_alias,
+                         load_error=store.last_error)
+    meta = served.model.meta
+    return ModelCard(name=served.name, version=served.version, alias=served.alias, run_id=served.run_id,
+                     trained_at=served.trained_at, loaded_at=served.loaded_at, algorithm=served.model.scorer.algo,
+                     threshold=meta.threshold, holdout_metrics=meta.holdout_metrics,
+                     input_schema=meta.schema.to_dict(), load_error=store.last_error)
+
+
+@router.get("/health")
+def health() -> dict:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"model": ErrorBody}})
+def ready(request: Request) -> dict:
+    """Readiness: a model is loaded (503 with the reason otherwise)."""
+    served = _served(request)
+    return {"status": "ready", "model": served.name, "version": served.version}
+
+
+@router.post("/reload", responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+async def reload(request: Request) -> dict:
+    """Check the registry now and swap in the alias's version if it moved (bearer token `RELOAD_TOKEN`)."""
+    token = _settings(request).reload_token
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("bearer "):
+        raise ApiError(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    if not token or not hmac.compare_digest(header[7:].strip().encode(), token.encode()):
+        raise ApiError(403, "the token is not valid" if token else "reload is disabled: RELOAD_TOKEN is not set")
+    store = _store(request)
+    changed = await run_in_threadpool(store.refresh)
+    served = store.current
+    return {"changed": changed, "version": served.version if served else None, "load_error": store.last_error}
+
+

@@ -1,0 +1,128 @@
+"""Turn a request's rows into predictions and the response bodies (JSON or CSV), quickly.
+
+The input is checked against the served model's schema (``automlkit.schema``), encoded once and scored by
+the MOJO in one call into the JVM. CSV answers append ``probability`` and ``label`` to the caller's own
+lines when that is safe, so pass-through columns come back exactly as they were sent.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from automlkit.errors import Problem
+from automlkit.schema import conform, conform_records, decode_csv, parse_csv
+
+from .config import ApiSettings
+from .model_store import ServedModel
+
+
+@dataclass
+class Scored:
+    """Scored rows, in request order, and what is needed to write them back."""
+
+    probability: np.ndarray
+    labels: np.ndarray
+    ids: list | None
+    warnings: list[Problem]
+    text: str | None = None  # the CSV text as received (decoded)
+    table: pd.DataFrame | list[dict] | None = None  # the rows as parsed (CSV frame or JSON records)
+
+    @property
+    def rows(self) -> int:
+        return len(self.probability)
+
+
+def _typed_ids(values: pd.Series) -> list:
+    """Ids from CSV text as numbers when they all are whole numbers, else as the text sent."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all() and (numbers == np.floor(numbers)).all() and (numbers.abs() < 2**53).all():
+        return numbers.astype(np.int64).tolist()
+    return values.tolist()
+
+
+def _finish(served: ServedModel, features, rows: int, ids: list | None, warnings: list[Problem],
+            **source) -> Scored:
+    scorer = served.model.scorer
+    probability = scorer.score_matrix(scorer.encode(features, rows))
+    labels = (probability >= served.model.meta.threshold).astype(np.int64)
+    return Scored(probability, labels, ids, warnings, **source)
+
+
+def score_csv(served: ServedModel, raw: bytes, settings: ApiSettings) -> Scored:
+    """Score a CSV (or gzip CSV) body; raises ``DataContractError`` naming columns and rows."""
+    schema = served.model.meta.schema
+    text = decode_csv(raw, settings.max_upload_bytes)
+    frame = parse_csv(text, settings.max_rows)
+    conformed = conform(frame, schema)
+    ids = _typed_ids(frame[schema.id_column]) if schema.id_column in frame.columns else None
+    return _finish(served, conformed.features, len(frame), ids, conformed.warnings, text=text, table=frame)
+
+
+def score_records(served: ServedModel, records: list[dict]) -> Scored:
+    """Score JSON records; raises ``DataContractError`` naming columns and rows."""
+    schema = served.model.meta.schema
+    conformed = conform_records(records, schema)
+    id_column = schema.id_column
+    ids = [r.get(id_column) for r in records] if id_column and any(id_column in r for r in records) else None
+    return _finish(served, conformed.features, len(records), ids, conformed.warnings, table=records)
+
+
+def ranking(scored: Scored) -> np.ndarray:
+    """Row positions ordered by probability, most likely first (ties keep request order)."""
+    return np.argsort(-scored.probability, kind="stable")
+
+
+def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> bytes:
+    """The JSON answer: per row its 1-based position, id, probability, label (and rank when ordered)."""
+    positions = order if order is not None else np.arange(scored.rows)
+    probability = scored.probability[positions].tolist()
+    labels = scored.labels[positions].tolist()
+    rows = (positions + 1).tolist()
+    ids = [scored.ids[i] for i in positions.tolist()] if scored.ids is not None else [None] * scored.rows
+    if order is None:
+        predictions = [{"row": r, "id": i, "probability": p, "label": lab}
+                       for r, i, p, lab in zip(rows, ids, probability, labels)]
+    else:
+        predictions = [{"row": r, "id": i, "probability": p, "label": lab, "rank": k}
+                       for k, (r, i, p, lab) in enumerate(zip(rows, ids, probability, labels), start=1)]
+    return orjson.dumps({"model": served.name, "version": served.version,
+                         "threshold": served.model.meta.threshold, "rows": scored.rows,
+                         "predictions": predictions, "warnings": [w.to_dict() for w in scored.warnings]})
+
+
+def _plain_lines(text: str | None, rows: int) -> list[str] | None:
+    """The CSV's lines when each line is exactly one row (no quoting, no blank lines), else None."""
+    if text is None or '"' in text:
+        return None
+    lines = text.split("\n")
+    while lines and lines[-1] in ("", "\r"):
+        lines.pop()
+    if len(lines) != rows + 1:
+        return None
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return None if any(not line for line in lines) else lines
+
+
+def csv_body(scored: Scored, order: np.ndarray | None) -> str:
+    """The CSV answer: the input's columns as sent, then ``probability``, ``label`` (and ``rank``)."""
+    probability = scored.probability.astype(str)
+    labels = scored.labels.astype(str)
+    lines = _plain_lines(scored.text, scored.rows)
+    if lines is not None:
+        if order is None:
+            body = [f"{lines[i + 1]},{probability[i]},{labels[i]}" for i in range(scored.rows)]
+            return "\n".join([lines[0] + ",probability,label", *body]) + "\n"
+        body = [f"{lines[i + 1]},{probability[i]},{labels[i]},{k}" for k, i in enumerate(order.tolist(), start=1)]
+        return "\n".join([lines[0] + ",probability,label,rank", *body]) + "\n"
+    table = scored.table if isinstance(scored.table, pd.DataFrame) else pd.DataFrame(scored.table)
+    table = table.assign(probability=scored.probability, label=scored.labels)
+    if order is not None:
+        table = table.iloc[order].assign(rank=np.arange(1, len(order) + 1))
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()

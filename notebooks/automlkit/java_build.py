@@ -1,0 +1,49 @@
+"""Compile the Java helpers (``java/*.java``) into ``java/automlkit-scorer.jar`` with ``javac``.
+
+    python -m automlkit.java_build          # run by `make setup`
+
+The jar is optional at run time: without it the scorer falls back to a Python loop over the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+JAVA_DIR = Path(__file__).with_name("java")
+SCORER_JAR = JAVA_DIR / "automlkit-scorer.jar"
+
+log = logging.getLogger(__name__)
+
+
+def h2o_jar() -> Path:
+    """The ``h2o.jar`` shipped in the h2o Python package (it contains the genmodel classes)."""
+    import h2o
+
+    return Path(h2o.__file__).parent / "backend" / "bin" / "h2o.jar"
+
+
+def build(classpath: str | Path | None = None) -> Path:
+    """Compile the helpers against ``classpath`` (default: h2o.jar) unless the jar is newer than the sources."""
+    sources = sorted(JAVA_DIR.glob("*.java"))
+    if SCORER_JAR.exists() and all(SCORER_JAR.stat().st_mtime >= s.stat().st_mtime for s in sources):
+        return SCORER_JAR
+    javac, jar = shutil.which("javac"), shutil.which("jar")
+    if not javac or not jar:
+        raise RuntimeError("javac/jar not found: install a JDK (make setup installs default-jdk-headless)")
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([javac, "--release", "8", "-nowarn", "-cp", str(classpath or h2o_jar()), "-d", out,
+                        *map(str, sources)], check=True)
+        subprocess.run([jar, "cf", str(SCORER_JAR), "-C", out, "."], check=True)
+    log.info("built %s", SCORER_JAR)
+    return SCORER_JAR
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    print(build())
+    sys.exit(0)
