@@ -14,10 +14,12 @@ PARAMS ?=
 RUN_PARAMS ?= -p max_runtime_secs 120 -p exclude_algos '[DeepLearning]'
 MLFLOW_PORT ?= 5000
 HOST ?= 127.0.0.1
+# Extra arguments of tests/bench/run.py, e.g. BENCH_ARGS="--rows 20000"
+BENCH_ARGS ?=
 # Extra pytest arguments, e.g. PYTEST_ARGS="-m 'not integration'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup java train run ui test test-fast clean
+.PHONY: help setup java train run ui test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -54,6 +56,9 @@ test: setup ## run every test (unit, notebooks, integration with real servers)
 
 test-fast: setup ## only the fast unit tests
 	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+
+bench: setup ## API speed vs the original H2O way and a plain Java loop -> bench/results.json
+	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
 clean: ## remove the venv, caches and the embedded MLflow store's contents
 	rm -rf $(VENV) .pytest_cache

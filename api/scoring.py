@@ -29,8 +29,8 @@ class Scored:
     labels: np.ndarray
     ids: list | None
     warnings: list[Problem]
-    text: str | None = None  # the CSV text as received (decoded)
-    table: pd.DataFrame | list[dict] | None = None  # the rows as parsed (CSV frame or JSON records)
+    text: str | None = None  # the CSV text as received (decoded), for CSV input
+    records: list[dict] | None = None  # the records as received, for JSON input
 
     @property
     def rows(self) -> int:
@@ -57,10 +57,10 @@ def score_csv(served: ServedModel, raw: bytes, settings: ApiSettings) -> Scored:
     """Score a CSV (or gzip CSV) body; raises ``DataContractError`` naming columns and rows."""
     schema = served.model.meta.schema
     text = decode_csv(raw, settings.max_upload_bytes)
-    frame = parse_csv(text, settings.max_rows)
+    frame = parse_csv(text, settings.max_rows, numeric=[c.name for c in schema.columns if c.kind == "numeric"])
     conformed = conform(frame, schema)
     ids = _typed_ids(frame[schema.id_column]) if schema.id_column in frame.columns else None
-    return _finish(served, conformed.features, len(frame), ids, conformed.warnings, text=text, table=frame)
+    return _finish(served, conformed.features, len(frame), ids, conformed.warnings, text=text)
 
 
 def score_records(served: ServedModel, records: list[dict]) -> Scored:
@@ -69,7 +69,7 @@ def score_records(served: ServedModel, records: list[dict]) -> Scored:
     conformed = conform_records(records, schema)
     id_column = schema.id_column
     ids = [r.get(id_column) for r in records] if id_column and any(id_column in r for r in records) else None
-    return _finish(served, conformed.features, len(records), ids, conformed.warnings, table=records)
+    return _finish(served, conformed.features, len(records), ids, conformed.warnings, records=records)
 
 
 def ranking(scored: Scored) -> np.ndarray:
@@ -119,7 +119,8 @@ def csv_body(scored: Scored, order: np.ndarray | None) -> str:
             return "\n".join([lines[0] + ",probability,label", *body]) + "\n"
         body = [f"{lines[i + 1]},{probability[i]},{labels[i]},{k}" for k, i in enumerate(order.tolist(), start=1)]
         return "\n".join([lines[0] + ",probability,label,rank", *body]) + "\n"
-    table = scored.table if isinstance(scored.table, pd.DataFrame) else pd.DataFrame(scored.table)
+    # the cells as sent (numbers were parsed for scoring): text of a CSV, values of JSON records
+    table = parse_csv(scored.text) if scored.text is not None else pd.DataFrame(scored.records)
     table = table.assign(probability=scored.probability, label=scored.labels)
     if order is not None:
         table = table.iloc[order].assign(rank=np.arange(1, len(order) + 1))

@@ -85,7 +85,11 @@ class MojoScorer:
 
     def encode(self, features: "pd.DataFrame | Mapping[str, Sequence]", rows: int | None = None) -> np.ndarray:
         """The MOJO's input matrix from conformed features (see :class:`~automlkit.schema.Conformed`):
-        numbers as they are, categories as domain indices, missing or unknown as NaN."""
+        numbers as they are, categories as domain indices, missing as NaN.
+
+        A category outside the model's domain is NaN too: H2O scores an unseen level as missing, and with
+        NaN the MOJO's predictions equal H2O's own for every algorithm (GLM scores an out-of-range index
+        differently)."""
         if rows is None:
             rows = len(features) if isinstance(features, pd.DataFrame) else len(next(iter(features.values()), []))
         matrix = np.full((rows, self.n_features), np.nan)
@@ -96,6 +100,10 @@ class MojoScorer:
             domain = self.domains[i]
             if domain is None:
                 matrix[:, i] = np.asarray(column, dtype=float)
+            elif isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+                # one lookup per category, then the codes pick them (code -1 = missing = NaN)
+                index = [domain.get(c, np.nan) for c in column.cat.categories]
+                matrix[:, i] = np.append(np.asarray(index, dtype=float), np.nan)[column.cat.codes.to_numpy()]
             elif isinstance(column, pd.Series):
                 matrix[:, i] = column.map(domain).to_numpy(dtype=float, na_value=np.nan)
             else:

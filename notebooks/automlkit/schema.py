@@ -10,6 +10,7 @@ import gzip
 import io
 import math
 import zlib
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterable, Literal
@@ -25,6 +26,8 @@ UTF8_BOM = b"\xef\xbb\xbf"
 FOREIGN_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 ColumnKind = Literal["numeric", "categorical"]
+#: The warning for categories the model never saw (H2O scores them as missing; so does the scorer).
+UNSEEN_MESSAGE = "unseen category {} scored as missing, as H2O does"
 
 
 @dataclass
@@ -138,8 +141,12 @@ def decode_csv(source: str | Path | bytes | BinaryIO, max_bytes: int | None = No
     return _decode(_read_bytes(source, max_bytes))
 
 
-def parse_csv(text: str, max_rows: int | None = None) -> pd.DataFrame:
-    """The rows of CSV ``text`` (see :func:`decode_csv`) as a DataFrame of strings; see :func:`read_csv`."""
+def parse_csv(text: str, max_rows: int | None = None, numeric: Iterable[str] = ()) -> pd.DataFrame:
+    """The rows of CSV ``text`` (see :func:`decode_csv`) as a DataFrame of strings; see :func:`read_csv`.
+
+    Columns named in ``numeric`` are parsed straight to floats (empty = NaN) when every cell of them is a
+    number; otherwise everything stays text and :func:`conform` names the offending rows.
+    """
     if not text.strip():
         raise DataContractError([Problem(None, "the file is empty")], 400)
     ragged = _ragged_rows(text)
@@ -149,8 +156,10 @@ def parse_csv(text: str, max_rows: int | None = None) -> pd.DataFrame:
             None, f"the CSV is malformed: rows with another number of fields than the header's {expected}",
             rows)], 400)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
-                            skipinitialspace=False, engine="c")
+        frame = _typed_read(text, list(numeric)) if numeric else None
+        if frame is None:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                                skipinitialspace=False, engine="c")
     except pd.errors.ParserError as exc:
         raise DataContractError([Problem(None, f"the CSV is malformed: {exc}".strip())], 400) from exc
     header = list(frame.columns)
@@ -167,6 +176,16 @@ def parse_csv(text: str, max_rows: int | None = None) -> pd.DataFrame:
     if duplicated:
         raise DataContractError([Problem(c, "duplicated or empty column name") for c in duplicated], 400)
     return frame
+
+
+def _typed_read(text: str, numeric: list[str]) -> pd.DataFrame | None:
+    """``text`` parsed with ``numeric`` columns as floats; None when a cell there is not a plain number."""
+    dtypes = defaultdict(lambda: str, {name: "float64" for name in numeric})
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=dtypes, keep_default_na=False,
+                           na_values={name: [""] for name in numeric}, skipinitialspace=False, engine="c")
+    except (ValueError, TypeError, OverflowError):
+        return None
 
 
 def _ragged_rows(text: str) -> tuple[list[int], int] | None:
@@ -205,12 +224,19 @@ def canonical_levels(values: pd.Series) -> pd.Series:
 
     Missing values (NaN, None, empty text) stay missing. Each distinct value is converted once.
     """
+    values = pd.Series(values)
+    if values.nunique(dropna=True) * 2 > len(values):  # mostly distinct (ids): convert each value
+        return _canonical(values.reset_index(drop=True)).set_axis(values.index)
+    return pd.Series(canonical_categorical(values), index=values.index).astype(object)
+
+
+def canonical_categorical(values: pd.Series) -> pd.Categorical:
+    """:func:`canonical_levels` as a ``pandas.Categorical`` (codes plus canonical text categories)."""
     codes, uniques = pd.factorize(pd.Series(values).astype(object), use_na_sentinel=True)
-    if len(uniques) * 2 > len(codes):  # mostly distinct (ids): converting each value is as cheap
-        return _canonical(pd.Series(values).reset_index(drop=True)).set_axis(pd.Series(values).index)
-    canonical = _canonical(pd.Series(uniques, dtype=object)).to_numpy(dtype=object)
-    out = np.append(canonical, np.nan)[codes]  # code -1 (missing) picks the appended NaN
-    return pd.Series(out, index=pd.Series(values).index, dtype=object)
+    canonical = _canonical(pd.Series(uniques, dtype=object))  # "28" and "28.0" both become "28"
+    merged, categories = pd.factorize(canonical, use_na_sentinel=True)
+    final = np.append(merged, -1)[codes]  # code -1 (missing) picks the appended -1
+    return pd.Categorical.from_codes(final, categories=pd.Index(categories, dtype=object))
 
 
 def _canonical(values: pd.Series) -> pd.Series:
@@ -263,7 +289,8 @@ class Conformed:
     """Input checked against a schema: typed features, the untouched extra columns, and warnings.
 
     ``features`` maps each feature to its values: floats (NaN = missing) for numeric columns,
-    canonical level text (missing or unseen = NaN/None) for categorical ones.
+    canonical level text (missing = NaN/None) for categorical ones; levels the model never saw are kept
+    (with a warning) and scored as missing, as H2O scores them.
     """
 
     features: "pd.DataFrame | dict[str, list]"
@@ -279,7 +306,8 @@ def conform(frame: pd.DataFrame, schema: Schema) -> Conformed:
     """Check ``frame`` against ``schema`` and return typed features in training order.
 
     Errors (raised together as one :class:`DataContractError`): missing columns, text in numeric
-    columns, infinities. Warnings (returned): unseen categories, which are scored as missing, and
+    columns, infinities. Warnings (returned): unseen categories, which are scored as missing (as H2O
+    scores them), and
     numbers outside the training range. Column order does not matter; other columns pass through.
     """
     problems: list[Problem] = []
@@ -310,18 +338,18 @@ def conform(frame: pd.DataFrame, schema: Schema) -> Conformed:
                         _row_numbers(outside)))
             features[spec.name] = values
         else:
-            values = canonical_levels(raw)
-            unseen = values.notna() & ~values.isin(spec.levels or [])
-            if unseen.any():
-                examples = sorted(values[unseen].unique().tolist())[:3]
-                warnings.append(make_problem(spec.name, f"unseen category {examples} scored as missing",
-                                             _row_numbers(unseen)))
-                values = values.where(~unseen)
+            values = canonical_categorical(raw)
+            known = np.asarray(values.categories.isin(spec.levels or []))
+            if not known.all():
+                unseen = ~np.append(known, True)[values.codes]  # code -1 (missing) is not unseen
+                examples = sorted(values.categories[~known].tolist())[:3]
+                warnings.append(make_problem(spec.name, UNSEEN_MESSAGE.format(examples), _row_numbers(unseen)))
             features[spec.name] = values
     if problems:
         raise DataContractError(problems)
     index = pd.RangeIndex(len(frame))
-    typed = pd.DataFrame({k: np.asarray(v) for k, v in features.items()}, index=index)
+    typed = pd.DataFrame({k: (v if isinstance(v, pd.Categorical) else np.asarray(v)) for k, v in features.items()},
+                         index=index)
     extra = [c for c in frame.columns if c not in set(schema.feature_names) and c != schema.target]
     passthrough = frame[extra].reset_index(drop=True)
     return Conformed(features=typed, passthrough=passthrough, warnings=warnings)
@@ -461,9 +489,7 @@ def conform_records(records: list[dict], schema: Schema) -> Conformed:
             unseen = [i + 1 for i, v in enumerate(values) if v is not None and v not in known]
             if unseen:
                 examples = sorted({values[i - 1] for i in unseen})[:3]
-                warnings.append(make_problem(spec.name, f"unseen category {examples} scored as missing", unseen))
-                for i in unseen:
-                    values[i - 1] = None
+                warnings.append(make_problem(spec.name, UNSEEN_MESSAGE.format(examples), unseen))
             features[spec.name] = values
     if problems:
         raise DataContractError(problems)

@@ -79,8 +79,10 @@ class PreparedData:
 def prepare_data(params: TrainParams) -> PreparedData:
     """Load, check and sample the data, learn its schema, and mark the hash-fixed holdout rows."""
     frame = load_training_data(params.data_path, params.target, params.id_column, params.sample_rows, params.seed)
-    schema = infer_schema(frame, params.target, params.id_column, params.categorical_columns)
-    holdout = holdout_mask(frame, schema.id_column, params.holdout_fraction)
+    id_column = params.id_column if params.id_column in frame.columns else None
+    holdout = holdout_mask(frame, id_column, params.holdout_fraction)
+    # learned from the rows the model learns from: levels only the holdout has are unseen to the model
+    schema = infer_schema(frame[~holdout], params.target, params.id_column, params.categorical_columns)
     fingerprint = {
         "data_path": str(params.data_path),
         "data_sha256": csv_fingerprint(params.data_path),
@@ -105,7 +107,8 @@ def to_h2o_frame(frame: pd.DataFrame, schema: Schema, with_target: bool = True) 
     if with_target:
         features[schema.target] = canonical_levels(frame[schema.target]).to_numpy()
         types[schema.target] = "enum"
-    return h2o.H2OFrame(features, column_types=types)
+    # H2OFrame writes a missing category as the text "nan": read it back as NA, as the scorer has it
+    return h2o.H2OFrame(features, column_types=types, na_strings=["nan"])
 
 
 def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> H2OAutoML:

@@ -1,0 +1,249 @@
+"""`make bench`: the API's speed against the original H2O + FastAPI way and against a plain Java loop.
+
+    python tests/bench/run.py [--rows 100000] [--requests 500]
+
+Uses the champion of ``MLFLOW_TRACKING_URI`` / ``MODEL_NAME`` (the embedded store and ``cross-sell`` by
+default; a small one is trained first when there is none), then, in this one process tree:
+
+1. starts the API (``uvicorn api.main:app``) on loopback and measures single-row JSON latency (p50, p99)
+   over HTTP and a CSV upload of the first ``--rows`` rows of ``../shared/data/test.csv.gz`` end to end;
+2. starts the baseline (``baseline_app.py``: ``model.predict(h2o.H2OFrame(df))`` on an H2O JVM) and
+   measures the same two things;
+3. compiles ``MojoLoop.java`` with ``javac`` and scores the same rows with the same MOJO in a plain Java
+   loop on 2 threads: the raw compute limit;
+4. checks the API's probabilities against H2O's own, and reads the API process's peak RSS.
+
+Prints one table and writes ``bench/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import REPO, TEST_CSV, TRAIN_CSV, free_port, run_training, start_api, stop_process, wait_http  # noqa: E402
+
+import mlflow  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+
+from automlkit.pyfunc_model import META_FILE, ModelMeta  # noqa: E402
+from automlkit.schema import conform  # noqa: E402
+from automlkit.settings import Settings  # noqa: E402
+
+log = logging.getLogger("bench")
+HERE = Path(__file__).resolve().parent
+RESULTS = REPO / "bench" / "results.json"
+#: Budget of the model trained when the store has no champion.
+FALLBACK_TRAINING = ["-p", "sample_rows", "20000", "-p", "max_runtime_secs", "60", "-p", "max_models", "3",
+                     "-p", "nfolds", "3", "-p", "exclude_algos", "[DeepLearning, DRF]"]
+
+
+def ensure_champion(settings: Settings, workdir: Path) -> None:
+    """Train a small champion into the configured store when it has none."""
+    client = MlflowClient(settings.tracking_uri)
+    try:
+        client.get_model_version_by_alias(settings.model_name, settings.champion_alias)
+        return
+    except Exception:  # noqa: BLE001 - no such model or alias
+        pass
+    log.info("no %s@%s in %s: training a small one first", settings.model_name, settings.champion_alias,
+             settings.tracking_uri)
+    result = run_training(settings.tracking_uri, TRAIN_CSV, [*FALLBACK_TRAINING, "-p", "model_name",
+                                                             settings.model_name], workdir, timeout=1800)
+    if result.returncode != 0:
+        raise SystemExit(f"training the bench model failed:\n{result.stderr[-3000:]}")
+
+
+def champion_files(settings: Settings, workdir: Path) -> tuple[str, Path, Path, Path]:
+    """(model id, MOJO, h2o-genmodel.jar, model_meta.json) of the champion, downloaded."""
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    version = MlflowClient().get_model_version_by_alias(settings.model_name, settings.champion_alias)
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/{settings.model_name}/{version.version}",
+                                                     dst_path=str(workdir / "model")))
+    mojo = next(p for p in local.rglob("*.zip"))
+    jar = next(local.rglob("h2o-genmodel.jar"))
+    meta = next(local.rglob(META_FILE))
+    model_id = f"{settings.model_name} v{version.version} ({ModelMeta.read(meta).h2o_model_id})"
+    return model_id, mojo, jar, meta
+
+
+def single_row_latency(url: str, record: dict, requests_count: int, warmup: int = 20) -> list[float]:
+    """Milliseconds per single-row JSON request on one kept-alive connection."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=120)
+    body = json.dumps({"records": [record]}).encode()
+    headers = {"Content-Type": "application/json"}
+    timings = []
+    for i in range(warmup + requests_count):
+        start = time.perf_counter()
+        connection.request("POST", "/predict", body, headers)
+        answer = connection.getresponse()
+        answer.read()
+        elapsed = time.perf_counter() - start
+        if answer.status != 200:
+            raise RuntimeError(f"{url} answered {answer.status}")
+        if i >= warmup:
+            timings.append(elapsed * 1000)
+    connection.close()
+    return timings
+
+
+def csv_upload(url: str, path: str, data: bytes, repeats: int) -> tuple[float, requests.Response]:
+    """Best seconds for a CSV upload, request sent to full response read, and the last answer."""
+    best, answer = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        answer = requests.post(f"{url}{path}", files={"file": ("customers.csv", data, "text/csv")}, timeout=1800)
+        answer.content  # noqa: B018 - read it all
+        best = min(best, time.perf_counter() - start)
+        answer.raise_for_status()
+    return best, answer
+
+
+def java_loop(mojo: Path, jar: Path, matrix: np.ndarray, column: int, workdir: Path,
+              threads: int = 2) -> tuple[float, np.ndarray]:
+    """Rows/s of MojoLoop.java over ``matrix`` on ``threads`` threads, and its probabilities."""
+    javac = shutil.which("javac")
+    if not javac:
+        raise SystemExit("javac not found: `make setup` installs a JDK (default-jdk-headless)")
+    classes = workdir / "classes"
+    classes.mkdir(exist_ok=True)
+    subprocess.run([javac, "-nowarn", "-cp", str(jar), "-d", str(classes), str(HERE / "MojoLoop.java")], check=True)
+    rows_file, out_file = workdir / "rows.f64", workdir / "out.f64"
+    np.ascontiguousarray(matrix, dtype="<f8").tofile(rows_file)
+    result = subprocess.run(
+        ["java", "-Xmx2g", "-cp", f"{jar}{os.pathsep}{classes}", "MojoLoop", str(mojo), str(rows_file),
+         str(matrix.shape[1]), str(threads), "5", str(column), str(out_file)],
+        check=True, capture_output=True, text=True)
+    return float(result.stdout.strip().splitlines()[-1]), np.fromfile(out_file, dtype=">f8")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of ``pid`` in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000, help="rows of test.csv.gz in the CSV upload")
+    parser.add_argument("--requests", type=int, default=500, help="single-row requests timed (ours)")
+    parser.add_argument("--baseline-requests", type=int, default=50, help="single-row requests timed (baseline)")
+    parser.add_argument("--output", default=str(RESULTS), help="where the JSON results go (default: %(default)s)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    processes: list[subprocess.Popen] = []
+    try:
+        ensure_champion(settings, workdir)
+        model_id, mojo, jar, meta_path = champion_files(settings, workdir)
+        meta = ModelMeta.read(meta_path)
+        frame = pd.read_csv(TEST_CSV, nrows=args.rows)
+        data = frame.to_csv(index=False).encode()
+        record = {k: (v.item() if hasattr(v, "item") else v) for k, v in frame.iloc[0].to_dict().items()}
+        log.info("model %s; %d rows, %.1f MB of CSV", model_id, len(frame), len(data) / 1e6)
+
+        api, api_url = start_api(settings.tracking_uri, workdir / "api.log", MODEL_NAME=settings.model_name,
+                                 POLL_SECONDS="0", MAX_UPLOAD_BYTES=str(max(len(data) * 2, 200 << 20)))
+        processes.append(api)
+        ours_latency = single_row_latency(api_url, record, args.requests)
+        ours_seconds, ours_answer = csv_upload(api_url, "/predict", data, repeats=3)
+        ours_probability = np.array([p["probability"] for p in ours_answer.json()["predictions"]])
+        rss = peak_rss_mb(api.pid)
+        stop_process(api)
+        log.info("ours: p50 %.2f ms, %d rows in %.2f s", statistics.median(ours_latency), len(frame), ours_seconds)
+
+        port = free_port()
+        env = {**os.environ, "BASELINE_MOJO": str(mojo), "BASELINE_META": str(meta_path)}
+        baseline = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "baseline_app:app", "--app-dir", str(HERE), "--host", "127.0.0.1",
+             "--port", str(port)], cwd=REPO, env=env, stdout=open(workdir / "baseline.log", "w"),
+            stderr=subprocess.STDOUT, start_new_session=True)
+        processes.append(baseline)
+        baseline_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{baseline_url}/ready", baseline, timeout=180)
+        base_latency = single_row_latency(baseline_url, record, args.baseline_requests, warmup=3)
+        base_seconds, base_answer = csv_upload(baseline_url, "/predict_csv", data, repeats=1)
+        h2o_probability = np.array(base_answer.json()["probability"])
+        stop_process(baseline)
+        log.info("baseline: p50 %.2f ms, %d rows in %.2f s", statistics.median(base_latency), len(frame),
+                 base_seconds)
+
+        from automlkit.mojo import MojoScorer
+
+        scorer = MojoScorer(mojo, jar, meta.schema.positive_class)
+        matrix = scorer.encode(conform(frame, meta.schema).features)
+        java_rate, java_probability = java_loop(mojo, jar, matrix, 1 + scorer.positive_index, workdir)
+    finally:
+        for process in processes:
+            stop_process(process)
+
+    ours_rate, base_rate = len(frame) / ours_seconds, len(frame) / base_seconds
+    results = {
+        "model": model_id,
+        "rows": len(frame),
+        "single_row_p50_ms": statistics.median(ours_latency),
+        "single_row_p99_ms": float(np.percentile(ours_latency, 99)),
+        "single_row_requests": len(ours_latency),
+        "single_row_p50_ms_baseline": statistics.median(base_latency),
+        "single_row_p99_ms_baseline": float(np.percentile(base_latency, 99)),
+        "single_row_requests_baseline": len(base_latency),
+        "csv_100k_rows_per_s": ours_rate,
+        "csv_100k_rows_per_s_baseline": base_rate,
+        "java_loop_rows_per_s": java_rate,
+        "java_loop_threads": 2,
+        "csv_share_of_java_loop": ours_rate / java_rate,
+        "api_peak_rss_mb": rss,
+        "max_abs_diff_vs_h2o": float(np.max(np.abs(ours_probability - h2o_probability))),
+        "max_abs_diff_vs_java_loop": float(np.max(np.abs(ours_probability - java_probability))),
+    }
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"written to {args.output}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def table(r: dict) -> str:
+    """The results as a plain-text table with the targets of the speed issue."""
+    speedup = r["single_row_p50_ms_baseline"] / r["single_row_p50_ms"]
+    rows = [
+        ("model", r["model"], "", ""),
+        ("single-row JSON p50 (ms)", f"{r['single_row_p50_ms']:.2f}", f"{r['single_row_p50_ms_baseline']:.1f}",
+         f"{speedup:.0f}x faster (target <= 3 ms, >= 100x)"),
+        ("single-row JSON p99 (ms)", f"{r['single_row_p99_ms']:.2f}", f"{r['single_row_p99_ms_baseline']:.1f}", ""),
+        (f"CSV {r['rows']:,} rows end to end (rows/s)", f"{r['csv_100k_rows_per_s']:,.0f}",
+         f"{r['csv_100k_rows_per_s_baseline']:,.0f}",
+         f"{r['csv_100k_rows_per_s'] / r['csv_100k_rows_per_s_baseline']:.1f}x faster"),
+        ("Java loop, same MOJO, 2 threads (rows/s)", f"{r['java_loop_rows_per_s']:,.0f}", "",
+         f"ours = {r['csv_share_of_java_loop']:.0%} of it (target >= 60%)"),
+        ("API peak RSS (MB)", f"{r['api_peak_rss_mb']:.0f}", "", "target <= 600"),
+        ("max |ours - H2O|", f"{r['max_abs_diff_vs_h2o']:.1e}", "", "target <= 1e-9"),
+    ]
+    width = max(len(x[0]) for x in rows)
+    lines = [f"{'':{width}}  {'ours':>14}  {'baseline':>12}  ratio", "-" * (width + 60)]
+    lines += [f"{a:{width}}  {b:>14}  {c:>12}  {d}" for a, b, c, d in rows]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
