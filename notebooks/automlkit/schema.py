@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataContractError, Problem, make_problem
+from .features import TargetEncoding
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -45,18 +46,24 @@ class ColumnSpec:
 
 @dataclass
 class Schema:
-    """Columns, types, levels and ranges a model was trained on; saved with the model."""
+    """Columns, types, levels and ranges a model was trained on, and its learned encodings; saved with it."""
 
     target: str
     columns: list[ColumnSpec]
     id_column: str | None = None
     positive_class: str = "1"
     classes: list[str] = field(default_factory=lambda: ["0", "1"])
+    target_encodings: list[TargetEncoding] = field(default_factory=list)
 
     @property
     def feature_names(self) -> list[str]:
         """Input columns the model uses, in training order."""
         return [c.name for c in self.columns]
+
+    @property
+    def model_features(self) -> list[str]:
+        """What the model is trained on: the input columns, then the derived (target-encoded) features."""
+        return self.feature_names + [e.name for e in self.target_encodings]
 
     def column(self, name: str) -> ColumnSpec:
         """The spec of column ``name``."""
@@ -74,6 +81,7 @@ class Schema:
         """Inverse of :meth:`to_dict`."""
         data = dict(data)
         data["columns"] = [ColumnSpec(**c) for c in data["columns"]]
+        data["target_encodings"] = [TargetEncoding(**e) for e in data.get("target_encodings", [])]
         return cls(**data)
 
 
@@ -347,6 +355,11 @@ def conform(frame: pd.DataFrame, schema: Schema) -> Conformed:
             features[spec.name] = values
     if problems:
         raise DataContractError(problems)
+    for encoding in schema.target_encodings:
+        levels = features[encoding.column]
+        if not isinstance(levels, pd.Categorical):  # a numeric code column: 28.0 is the level "28"
+            levels = canonical_categorical(pd.Series(np.asarray(levels)))
+        features[encoding.name] = encoding.values(levels)
     index = pd.RangeIndex(len(frame))
     typed = pd.DataFrame({k: (v if isinstance(v, pd.Categorical) else np.asarray(v)) for k, v in features.items()},
                          index=index)
@@ -493,6 +506,8 @@ def conform_records(records: list[dict], schema: Schema) -> Conformed:
             features[spec.name] = values
     if problems:
         raise DataContractError(problems)
+    for encoding in schema.target_encodings:
+        features[encoding.name] = encoding.values([level_of(v) for v in features[encoding.column]]).tolist()
     return Conformed(features=features, passthrough=None, warnings=warnings)
 
 

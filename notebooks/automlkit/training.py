@@ -18,6 +18,8 @@ from h2o.automl import H2OAutoML
 from . import plots
 from .metrics import binary_metrics, max_f1_threshold
 from .pyfunc_model import META_FILE, ModelMeta
+from .errors import DataContractError, Problem
+from .features import fit_target_encodings
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
 from .settings import Settings
 from .split import holdout_mask
@@ -38,6 +40,8 @@ class TrainParams:
     target: str = "Response"
     id_column: str = "id"
     categorical_columns: list[str] = field(default_factory=list)
+    target_encoding: list[str] = field(default_factory=list)
+    target_encoding_smoothing: float = 50.0
     experiment_name: str = "cross-sell"
     model_name: str = "cross-sell"
     max_runtime_secs: int = 120
@@ -60,12 +64,17 @@ class TrainParams:
 
 @dataclass
 class PreparedData:
-    """Training data split into the AutoML part and the fixed holdout, with its schema and fingerprint."""
+    """Training data split into the AutoML part and the fixed holdout, with its schema and fingerprint.
+
+    ``train_encoded`` holds the training rows' out-of-fold target encodings (the holdout and new rows get
+    the schema's full tables, through :func:`~automlkit.schema.conform`).
+    """
 
     frame: pd.DataFrame
     schema: Schema
     holdout: np.ndarray
     fingerprint: dict
+    train_encoded: pd.DataFrame | None = None
 
     @property
     def train_frame(self) -> pd.DataFrame:
@@ -83,6 +92,15 @@ def prepare_data(params: TrainParams) -> PreparedData:
     holdout = holdout_mask(frame, id_column, params.holdout_fraction)
     # learned from the rows the model learns from: levels only the holdout has are unseen to the model
     schema = infer_schema(frame[~holdout], params.target, params.id_column, params.categorical_columns)
+    train_encoded = None
+    if params.target_encoding:
+        unknown = sorted(set(params.target_encoding) - set(schema.feature_names))
+        if unknown:
+            raise DataContractError([Problem(c, "named for target encoding but not a feature") for c in unknown])
+        train = frame[~holdout]
+        schema.target_encodings, train_encoded = fit_target_encodings(
+            {c: canonical_levels(train[c]) for c in params.target_encoding}, labels(train, schema),
+            smoothing=params.target_encoding_smoothing, seed=params.seed)
     fingerprint = {
         "data_path": str(params.data_path),
         "data_sha256": csv_fingerprint(params.data_path),
@@ -92,7 +110,8 @@ def prepare_data(params: TrainParams) -> PreparedData:
         "positive_rate": float((canonical_levels(frame[params.target]) == schema.positive_class).mean()),
         "columns": len(frame.columns),
     }
-    return PreparedData(frame=frame, schema=schema, holdout=holdout, fingerprint=fingerprint)
+    return PreparedData(frame=frame, schema=schema, holdout=holdout, fingerprint=fingerprint,
+                        train_encoded=train_encoded)
 
 
 def labels(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -100,10 +119,18 @@ def labels(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     return (canonical_levels(frame[schema.target]) == schema.positive_class).to_numpy().astype(int)
 
 
-def to_h2o_frame(frame: pd.DataFrame, schema: Schema, with_target: bool = True) -> h2o.H2OFrame:
-    """An H2OFrame of the schema's features (typed exactly as the scorer types them) and the target."""
+def to_h2o_frame(frame: pd.DataFrame, schema: Schema, with_target: bool = True,
+                 encoded: pd.DataFrame | None = None) -> h2o.H2OFrame:
+    """An H2OFrame of the model's features (typed exactly as the scorer types them) and the target.
+
+    ``encoded`` replaces the derived features (the training rows' out-of-fold target encodings).
+    """
     features = conform(frame, schema).features
+    if encoded is not None:
+        for name in encoded.columns:
+            features[name] = encoded[name].to_numpy()
     types = {c.name: ("enum" if c.kind == "categorical" else "real") for c in schema.columns}
+    types.update({e.name: "real" for e in schema.target_encodings})
     if with_target:
         features[schema.target] = canonical_levels(frame[schema.target]).to_numpy()
         types[schema.target] = "enum"
@@ -123,7 +150,7 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> H2OA
         project_name=f"automl_{int(time.time())}",
         verbosity="warn",
     )
-    aml.train(x=schema.feature_names, y=schema.target, training_frame=train)
+    aml.train(x=schema.model_features, y=schema.target, training_frame=train)
     return aml
 
 
