@@ -13,13 +13,16 @@ PARAMS ?=
 # Budget of the training that `make run` does first
 RUN_PARAMS ?= -p max_runtime_secs 120 -p exclude_algos '[DeepLearning]'
 MLFLOW_PORT ?= 5000
+API_PORT ?= 8000
+DASHBOARD_PORT ?= 8866
+JUPYTER_PORT ?= 8888
 HOST ?= 127.0.0.1
 # Extra arguments of tests/bench/run.py, e.g. BENCH_ARGS="--rows 20000"
 BENCH_ARGS ?=
 # Extra pytest arguments, e.g. PYTEST_ARGS="-m 'not integration'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup java train run ui test test-fast bench clean
+.PHONY: help setup java browser train run serve ui api dashboard jupyter test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,12 +49,28 @@ ui: setup ## start the MLflow UI on the embedded store (http://$(HOST):$(MLFLOW_
 	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
 	  --default-artifact-root $(CURDIR)/mlruns/artifacts --host $(HOST) --port $(MLFLOW_PORT)
 
-run: setup ## train on the shipped data with a short budget, then start the MLflow UI
-	$(BIN)/python -m automlkit.run_training $(RUN_PARAMS) $(PARAMS)
-	@echo "MLflow UI: http://$(HOST):$(MLFLOW_PORT)  (Ctrl-C stops it)"
-	@$(MAKE) --no-print-directory ui
+api: setup ## start the prediction API on the embedded store's champion (http://$(HOST):$(API_PORT)/docs)
+	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(API_PORT)
 
-test: setup ## run every test (unit, notebooks, integration with real servers)
+dashboard: setup ## start the Voilà dashboard (API_URL, default http://$(HOST):$(API_PORT))
+	API_URL=$${API_URL:-http://$(HOST):$(API_PORT)} $(BIN)/python -m automlkit.dashboard_server --host $(HOST) --port $(DASHBOARD_PORT)
+
+jupyter: setup ## start JupyterLab on notebooks/ (it prints its URL with the token)
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=$(HOST) --port=$(JUPYTER_PORT) --no-browser
+
+serve: setup ## start the MLflow UI, the API and the dashboard; print their URLs (Ctrl-C stops all)
+	$(BIN)/python -m automlkit.launch --host $(HOST) --mlflow-port $(MLFLOW_PORT) --api-port $(API_PORT) \
+	  --dashboard-port $(DASHBOARD_PORT)
+
+run: setup ## train on the shipped data with a short budget, then `make serve`
+	$(BIN)/python -m automlkit.run_training $(RUN_PARAMS) $(PARAMS)
+	@$(MAKE) --no-print-directory serve
+
+browser: ## install Debian's chromium for the browser tests when it is missing
+	@test -x /usr/bin/chromium || { echo "installing chromium (Debian)"; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: setup browser ## run every test (unit, notebooks, integration with real servers, browser)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## only the fast unit tests

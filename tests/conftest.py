@@ -132,3 +132,57 @@ def start_api(tracking_uri: str, log_path: Path, **env_overrides: str) -> tuple[
         stop_process(process)
         raise RuntimeError(f"the API did not become ready: {log_path.read_text()[-3000:]}")
     return process, url
+
+
+#: Where browser tests save what a user sees (ignored by git; named in the README).
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def start_dashboard(api_url: str, log_path: Path, **env_overrides: str) -> tuple[subprocess.Popen, str]:
+    """Voilà on the dashboard notebook (``python -m automlkit.dashboard_server``) on a free loopback port."""
+    port = free_port()
+    env = {**os.environ, "API_URL": api_url, **env_overrides}
+    log = open(log_path, "w")
+    process = subprocess.Popen([sys.executable, "-m", "automlkit.dashboard_server", "--host", "127.0.0.1",
+                                "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_http(url, process, timeout=120)
+    except Exception:
+        stop_process(process)
+        raise RuntimeError(f"Voilà did not start: {log_path.read_text()[-3000:]}")
+    return process, url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright; every request off loopback is refused (the page must work
+    offline). Yields a factory of new pages and records what was refused."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `.ci/run` (or `make browser`) installs Debian's chromium")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        refused: list[str] = []
+
+        def new_page():
+            context = chromium.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+
+            def route(route):
+                if route.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")):
+                    return route.continue_()
+                refused.append(route.request.url)
+                return route.abort()
+
+            context.route("**/*", route)
+            return context.new_page()
+
+        new_page.refused = refused
+        yield new_page
+        chromium.close()

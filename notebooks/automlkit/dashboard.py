@@ -1,0 +1,250 @@
+"""The Voilà dashboard (``notebooks/dashboard.ipynb``): upload customers, score them through the API, see
+and download the ranking. It talks to the prediction API over HTTP only (``API_URL``); nothing here knows
+the cross-sell columns: the model card and the API's answers say what the model needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import os
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import requests  # noqa: E402
+
+from .errors import DataContractError, Problem  # noqa: E402
+from .metrics import cumulative_gains  # noqa: E402
+from .schema import read_csv  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+#: Rows per page of the ranked table.
+PAGE_ROWS = 20
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    """Where the API is and how large an upload may be (``API_URL``, ``MAX_UPLOAD_BYTES``)."""
+
+    api_url: str = "http://127.0.0.1:8000"
+    max_upload_bytes: int = 200 * 1024 * 1024
+    timeout: float = 600.0
+
+    @classmethod
+    def from_env(cls) -> "DashboardSettings":
+        """Read ``API_URL`` and ``MAX_UPLOAD_BYTES`` (the same limit the API enforces)."""
+        default = cls()
+        return cls(api_url=(os.environ.get("API_URL") or default.api_url).rstrip("/"),
+                   max_upload_bytes=int(os.environ.get("MAX_UPLOAD_BYTES") or default.max_upload_bytes))
+
+
+class ApiUnavailable(Exception):
+    """The API did not answer (down, or not ready); the message says so plainly."""
+
+
+class ApiRejected(Exception):
+    """The API refused the input with a 4xx; ``problems`` say where and why."""
+
+    def __init__(self, detail: str, problems: list[Problem]):
+        super().__init__(detail)
+        self.detail, self.problems = detail, problems
+
+
+class ApiClient:
+    """The two calls the dashboard makes."""
+
+    def __init__(self, settings: DashboardSettings):
+        self.settings = settings
+        self.session = requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs) -> requests.Response:
+        url = f"{self.settings.api_url}{path}"
+        try:
+            answer = self.session.request(method, url, timeout=self.settings.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise ApiUnavailable(f"The prediction service at {self.settings.api_url} is not reachable.") from exc
+        if answer.status_code == 503:
+            raise ApiUnavailable(f"The prediction service has no model loaded yet: {_detail(answer)}")
+        if 400 <= answer.status_code < 500:
+            body = _json(answer)
+            problems = [Problem(**p) for p in body.get("problems", [])] if isinstance(body, dict) else []
+            raise ApiRejected(_detail(answer), problems)
+        if answer.status_code >= 500:
+            raise ApiUnavailable(f"The prediction service failed ({answer.status_code}): {_detail(answer)}")
+        return answer
+
+    def model_card(self) -> dict:
+        """``GET /model``; raises :class:`ApiUnavailable` when no model is served."""
+        card = self._call("GET", "/model").json()
+        if not card.get("version"):
+            reason = (card.get("load_error") or {}).get("message", "no model loaded yet")
+            raise ApiUnavailable(f"The prediction service has no model loaded yet: {reason}")
+        return card
+
+    def predict(self, filename: str, content: bytes) -> tuple[dict, bytes]:
+        """Score a CSV: the ranked JSON answer, and the scored CSV (input columns + probability + label)."""
+        files = {"file": (filename, content, "application/octet-stream")}
+        ranked = self._call("POST", "/predict", params={"rank": "true"}, files=files).json()
+        scored_csv = self._call("POST", "/predict", files=files, headers={"Accept": "text/csv"}).content
+        return ranked, scored_csv
+
+
+def _json(answer: requests.Response):
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
+def _detail(answer: requests.Response) -> str:
+    body = _json(answer)
+    if isinstance(body, dict) and body.get("detail"):
+        return str(body["detail"])
+    return answer.text[:300] or answer.reason
+
+
+# ------------------------------------------------------------------------------ what the page shows
+
+
+def problems_html(detail: str, problems: list[Problem], title: str = "The file cannot be scored:") -> str:
+    """A readable list of what is wrong (column, rows, message) instead of the JSON body."""
+    items = problems or [Problem(None, detail)]
+    rows = "".join(
+        f"<li><b>{html.escape(p.column) if p.column else 'File'}</b>"
+        f"{_rows_text(p)}: {html.escape(p.message)}</li>" for p in items)
+    return f"<div class='problems'><p>{html.escape(title)}</p><ul>{rows}</ul></div>"
+
+
+def scored_html(ranked: dict) -> str:
+    """What was scored with which model, and the API's per-row warnings as a readable list."""
+    text = (f"<p class='scored'>Scored {ranked['rows']:,} customers with {html.escape(ranked['model'])} "
+            f"v{html.escape(str(ranked['version']))}.</p>")
+    warnings = [Problem(**w) for w in ranked.get("warnings") or []]
+    return text + (problems_html("", warnings, "Scored, with warnings:") if warnings else "")
+
+
+def _rows_text(problem: Problem) -> str:
+    if not problem.rows:
+        return ""
+    more = f" and {problem.count - len(problem.rows)} more" if problem.count > len(problem.rows) else ""
+    return f" (row{'s' if problem.count > 1 else ''} {', '.join(map(str, problem.rows))}{more})"
+
+
+def card_html(card: dict) -> str:
+    """The model card: name, version, trained-at, holdout AUC, threshold."""
+    metrics = card.get("holdout_metrics") or {}
+    auc = f"{metrics['auc']:.4f}" if "auc" in metrics else "n/a"
+    trained = (card.get("trained_at") or "")[:19].replace("T", " ")
+    return (f"<div class='model-card'><b>Model</b> {html.escape(card['name'])} "
+            f"<b>version</b> {html.escape(str(card['version']))} &middot; <b>trained</b> {trained} UTC "
+            f"&middot; <b>holdout AUC</b> {auc} &middot; <b>threshold</b> {card.get('threshold', 0):.4f}</div>")
+
+
+def preview(content: bytes, max_bytes: int, rows: int = 5) -> tuple[pd.DataFrame, int]:
+    """The first ``rows`` rows and the row count of an uploaded CSV (raises DataContractError)."""
+    frame = read_csv(content, max_bytes=max_bytes)
+    return frame.head(rows), len(frame)
+
+
+def ranked_table(ranked: dict, scored: pd.DataFrame, id_column: str | None = None) -> pd.DataFrame:
+    """Customers ordered by probability: rank, id, probability, label, then the other uploaded columns."""
+    order = [p["row"] - 1 for p in ranked["predictions"]]
+    table = scored.iloc[order].reset_index(drop=True)
+    table.insert(0, "rank", [p["rank"] for p in ranked["predictions"]])
+    first = ["rank", *([id_column] if id_column in table.columns else []), "probability", "label"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def table_html(table: pd.DataFrame, css_class: str) -> str:
+    """A plain HTML table (no index) in a box that scrolls sideways when the upload is wide."""
+    return f"<div class='table-box'>{table.to_html(index=False, classes=css_class, border=0)}</div>"
+
+
+def page(table: pd.DataFrame, number: int, size: int = PAGE_ROWS) -> pd.DataFrame:
+    """Page ``number`` (0-based) of ``table``, clamped to the pages that exist."""
+    last = max(0, (len(table) - 1) // size)
+    number = min(max(number, 0), last)
+    return table.iloc[number * size:(number + 1) * size]
+
+
+def pages(table: pd.DataFrame, size: int = PAGE_ROWS) -> int:
+    """How many pages ``table`` has."""
+    return max(1, -(-len(table) // size))
+
+
+def above(probability: np.ndarray, threshold: float) -> int:
+    """How many customers have a probability at or above ``threshold``."""
+    return int(np.count_nonzero(np.asarray(probability) >= threshold))
+
+
+def histogram_png(probability: np.ndarray, threshold: float) -> bytes:
+    """Histogram of the probabilities with the threshold marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(probability, bins=50, color="#4c72b0")
+    ax.axvline(threshold, color="#c44e52", linestyle="--", label=f"threshold {threshold:.3f}")
+    ax.set(xlabel="probability of the positive class", ylabel="customers", title="Scores")
+    ax.legend()
+    return _png(fig)
+
+
+def gains_png(probability: np.ndarray, labels: np.ndarray | None) -> bytes:
+    """Cumulative gains: share of positives captured against share of customers contacted, best first.
+
+    With the true labels when the upload has the target column; otherwise the expected gains, taking
+    each customer's probability as their chance of being a positive.
+    """
+    truth = labels if labels is not None else np.asarray(probability)
+    gains = cumulative_gains(truth, probability)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(gains.share_contacted, gains.share_of_positives,
+            label="model" if labels is not None else "model (expected, from the probabilities)")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="random order")
+    ax.set(xlabel="share of customers contacted", ylabel="share of positives captured",
+           title="Cumulative gains")
+    ax.legend(loc="lower right")
+    return _png(fig)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def download_link(content: bytes, filename: str) -> str:
+    """An ``<a download>`` link carrying the scored CSV (no server round trip, no CDN)."""
+    encoded = base64.b64encode(content).decode()
+    return (f"<a class='download-link' download='{html.escape(filename)}' "
+            f"href='data:text/csv;base64,{encoded}'>Download {html.escape(filename)}</a>")
+
+
+def scored_filename(uploaded: str) -> str:
+    """``customers.csv.gz`` -> ``customers-scored.csv``."""
+    stem = uploaded
+    for suffix in (".gz", ".csv"):
+        stem = stem.removesuffix(suffix)
+    return f"{stem or 'customers'}-scored.csv"
+
+
+def target_labels(frame: pd.DataFrame, card: dict) -> np.ndarray | None:
+    """The upload's true labels (1 = positive class) when it carries the model's target column."""
+    schema = card.get("input_schema") or {}
+    target, positive = schema.get("target"), str(schema.get("positive_class", "1"))
+    if not target or target not in frame.columns:
+        return None
+    text = frame[target].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
+    return (text == positive).to_numpy().astype(int)
+
+
+__all__ = ["ApiClient", "ApiRejected", "ApiUnavailable", "DashboardSettings", "DataContractError"]

@@ -1,0 +1,191 @@
+"""The dashboard's widgets and what each does (the notebook only builds and displays :class:`Dashboard`)."""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+
+from . import dashboard as view
+from .errors import DataContractError
+
+log = logging.getLogger(__name__)
+
+#: The page's few styles (inline: the page needs nothing from the network).
+STYLE = """<style>
+.api-down { color: #8a1c1c; background: #fdecea; padding: 6px 10px; border-radius: 4px; }
+.problems { color: #8a1c1c; background: #fdecea; padding: 4px 10px; border-radius: 4px; }
+.problems ul { margin: 2px 0 4px 0; }
+.model-card { background: #eef3fb; padding: 6px 10px; border-radius: 4px; }
+table.ranked, table.preview { border-collapse: collapse; font-size: 12px; }
+table.ranked th, table.ranked td, table.preview th, table.preview td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
+.download-link { font-weight: bold; font-size: 14px; }
+.above-count { font-weight: bold; }
+.table-box { overflow-x: auto; max-width: 100%; }
+</style>"""
+
+
+class Dashboard:
+    """Model card, upload, preview, Predict, ranked table, charts, threshold slider and download."""
+
+    def __init__(self, settings: view.DashboardSettings | None = None):
+        self.settings = settings or view.DashboardSettings.from_env()
+        self.client = view.ApiClient(self.settings)
+        self.card: dict | None = None
+        self.upload_name, self.upload_content = "", b""
+        self.table = pd.DataFrame()
+        self.probability = np.empty(0)
+        self.page_number = 0
+
+        limit_mb = self.settings.max_upload_bytes / (1024 * 1024)
+        self.card_box = widgets.HTML(layout=widgets.Layout(margin="0 0 8px 0"))
+        self.retry = widgets.Button(description="Retry", layout=widgets.Layout(display="none"))
+        self.upload = widgets.FileUpload(accept=".csv,.gz,.csv.gz", multiple=False,
+                                         description="Upload CSV")
+        self.upload_help = widgets.HTML(f"<small>CSV or .csv.gz with a header row, up to {limit_mb:.0f} MB.</small>")
+        self.status = widgets.HTML()
+        self.preview_box = widgets.HTML()
+        self.predict_button = widgets.Button(description="Predict", button_style="primary", disabled=True)
+        self.progress = widgets.IntProgress(value=0, min=0, max=3, description="",
+                                            layout=widgets.Layout(visibility="hidden", width="240px"))
+        self.messages = widgets.HTML()
+        self.table_box = widgets.HTML()
+        self.prev_button = widgets.Button(description="Previous", disabled=True)
+        self.next_button = widgets.Button(description="Next", disabled=True)
+        self.page_label = widgets.Label()
+        self.histogram = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
+        self.gains = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
+        self.threshold = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.005, readout_format=".3f",
+                                             description="Threshold", continuous_update=False,
+                                             layout=widgets.Layout(width="480px"))
+        self.above_label = widgets.HTML()
+        self.download_box = widgets.HTML()
+        self.results = widgets.VBox([
+            widgets.HTML("<h3>Customers ranked by probability</h3>"), self.table_box,
+            widgets.HBox([self.prev_button, self.page_label, self.next_button]),
+            widgets.HBox([self.histogram, self.gains]),
+            widgets.HBox([self.threshold, self.above_label]),
+            self.download_box,
+        ], layout=widgets.Layout(display="none"))
+        self.widget = widgets.VBox([
+            widgets.HTML(STYLE), widgets.HBox([self.card_box, self.retry]),
+            widgets.HBox([self.upload, self.upload_help]), self.status, self.preview_box,
+            widgets.HBox([self.predict_button, self.progress]), self.messages, self.results,
+        ])
+
+        self.retry.on_click(lambda _: self.load_card())
+        self.upload.observe(self.on_upload, names="value")
+        self.predict_button.on_click(lambda _: self.on_predict())
+        self.prev_button.on_click(lambda _: self.show_page(self.page_number - 1))
+        self.next_button.on_click(lambda _: self.show_page(self.page_number + 1))
+        self.threshold.observe(lambda change: self.show_threshold(change["new"]), names="value")
+        self.load_card()
+
+    # ------------------------------------------------------------------------------------------ steps
+
+    def load_card(self) -> None:
+        """Fetch ``GET /model``; when the API is down say so and offer Retry."""
+        try:
+            self.card = self.client.model_card()
+        except (view.ApiUnavailable, view.ApiRejected) as exc:
+            self.card = None
+            self.card_box.value = (f"<div class='api-down'><b>The prediction service is unavailable.</b> {exc} "
+                                   "Try again in a moment.</div>")
+            self.retry.layout.display = "inline-flex"
+        else:
+            self.card_box.value = view.card_html(self.card)
+            self.retry.layout.display = "none"
+            self.threshold.value = float(self.card.get("threshold") or 0.5)
+        self._enable_predict()
+
+    def on_upload(self, change) -> None:
+        """Keep the uploaded file and show its first rows and row count."""
+        files = change["new"]
+        if not files:
+            return
+        uploaded = files[0]
+        self.upload_name, self.upload_content = uploaded["name"], bytes(uploaded["content"])
+        self.results.layout.display = "none"
+        self.messages.value = ""
+        self.preview_box.value = ""
+        try:
+            head, rows = view.preview(self.upload_content, self.settings.max_upload_bytes)
+        except DataContractError as exc:
+            self.status.value = f"<b>{self.upload_name}</b>"
+            self.messages.value = view.problems_html(str(exc), exc.problems)
+            self.upload_content = b""
+        else:
+            self.status.value = f"<b>{self.upload_name}</b>: {rows:,} rows, {len(head.columns)} columns"
+            self.preview_box.value = view.table_html(head, "preview")
+        self._enable_predict()
+
+    def on_predict(self) -> None:
+        """Score the upload through the API, in the background so the page stays live."""
+        self.predict_button.disabled = True
+        self.progress.layout.visibility = "visible"
+        self.progress.value = 1
+        self.progress.bar_style = "info"
+        self.messages.value = "<i>Scoring…</i>"
+        threading.Thread(target=self._predict, daemon=True).start()
+
+    def _predict(self) -> None:
+        try:
+            ranked, scored_csv = self.client.predict(self.upload_name, self.upload_content)
+            self.progress.value = 2
+            self.show_results(ranked, scored_csv)
+        except view.ApiRejected as exc:
+            self.messages.value = view.problems_html(exc.detail, exc.problems)
+            self.progress.bar_style = "danger"
+        except view.ApiUnavailable as exc:
+            self.messages.value = f"<div class='api-down'><b>The prediction service is unavailable.</b> {exc}</div>"
+            self.progress.bar_style = "danger"
+        except Exception as exc:  # noqa: BLE001 - a page must show what went wrong, not die
+            log.exception("prediction failed")
+            self.messages.value = f"<div class='api-down'><b>Scoring failed:</b> {exc}</div>"
+            self.progress.bar_style = "danger"
+        else:
+            self.progress.value = 3
+            self.progress.bar_style = "success"
+        finally:
+            self.progress.layout.visibility = "hidden"
+            self._enable_predict()
+
+    def show_results(self, ranked: dict, scored_csv: bytes) -> None:
+        """The ranked table, the charts, the threshold count and the download link."""
+        scored = pd.read_csv(io.BytesIO(scored_csv), dtype=str, keep_default_na=False)
+        id_column = ((self.card or {}).get("input_schema") or {}).get("id_column")
+        self.table = view.ranked_table(ranked, scored, id_column)
+        self.probability = np.array([p["probability"] for p in ranked["predictions"]])
+        labels = view.target_labels(scored.iloc[[p["row"] - 1 for p in ranked["predictions"]]], self.card or {})
+        self.messages.value = view.scored_html(ranked)
+        self.gains.value = view.gains_png(self.probability, labels)
+        self.download_box.value = view.download_link(scored_csv, view.scored_filename(self.upload_name))
+        self.show_page(0)
+        self.show_threshold(self.threshold.value)
+        self.results.layout.display = "flex"
+
+    def show_page(self, number: int) -> None:
+        """Page ``number`` of the ranked table."""
+        total = view.pages(self.table)
+        self.page_number = min(max(number, 0), total - 1)
+        shown = view.page(self.table, self.page_number)
+        self.table_box.value = view.table_html(shown, "ranked")
+        self.page_label.value = f"page {self.page_number + 1} of {total}"
+        self.prev_button.disabled = self.page_number == 0
+        self.next_button.disabled = self.page_number >= total - 1
+
+    def show_threshold(self, threshold: float) -> None:
+        """Count of customers at or above ``threshold``, and the histogram with it marked."""
+        if not len(self.probability):
+            return
+        self.histogram.value = view.histogram_png(self.probability, threshold)
+        count = view.above(self.probability, threshold)
+        self.above_label.value = (f"<span class='above-count'>{count:,}</span> of {len(self.probability):,} "
+                                  f"customers at or above {threshold:.3f}")
+
+    def _enable_predict(self) -> None:
+        self.predict_button.disabled = not (self.card and self.upload_content)
