@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
+
+from automlkit.launch import stop_process  # noqa: E402 - shared: tests stop what they start by PID
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"
@@ -41,18 +42,6 @@ def wait_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> Non
             pass
         time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
-def stop_process(process: subprocess.Popen) -> None:
-    """Stop a process group started with ``start_new_session`` by PID: TERM, then KILL."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=15)
 
 
 @pytest.fixture(scope="session")

@@ -73,16 +73,16 @@ def start(service: Service, log_dir: Path) -> None:
     log.info("started %s (pid %d): %s", service.name, service.process.pid, " ".join(service.command))
 
 
-def stop(service: Service) -> None:
-    """TERM the service's process group, then KILL it if it lingers."""
-    process = service.process
+def stop_process(process: subprocess.Popen | None, timeout: float = 15) -> None:
+    """Stop a process group started with ``start_new_session`` by PID: TERM, then KILL if it lingers."""
     if process is None or process.poll() is not None:
         return
     os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=15)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         for service in reversed(stack):
-            stop(service)
+            stop_process(service.process)
 
 
 if __name__ == "__main__":
