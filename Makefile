@@ -16,13 +16,15 @@ MLFLOW_PORT ?= 5000
 API_PORT ?= 8000
 DASHBOARD_PORT ?= 8866
 JUPYTER_PORT ?= 8888
+# Seconds between runs of `make retrain-every`
+INTERVAL ?= 86400
 HOST ?= 127.0.0.1
 # Extra arguments of tests/bench/run.py, e.g. BENCH_ARGS="--rows 20000"
 BENCH_ARGS ?=
 # Extra pytest arguments, e.g. PYTEST_ARGS="-m 'not integration'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup java browser train run serve ui api dashboard jupyter test test-fast bench clean
+.PHONY: help setup java browser train run serve ui api dashboard jupyter retrain-every test test-fast bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +67,9 @@ serve: setup ## start the MLflow UI, the API and the dashboard; print their URLs
 run: setup ## train on the shipped data with a short budget, then `make serve`
 	$(BIN)/python -m automlkit.run_training $(RUN_PARAMS) $(PARAMS)
 	@$(MAKE) --no-print-directory serve
+
+retrain-every: setup ## retrain on a schedule: INTERVAL seconds between runs (first run at once if no champion)
+	$(BIN)/python -m automlkit.retrain --interval $(INTERVAL) $(PARAMS)
 
 browser: ## install Debian's chromium for the browser tests when it is missing
 	@test -x /usr/bin/chromium || { echo "installing chromium (Debian)"; \

@@ -1,0 +1,95 @@
+"""Scheduled retraining: run the training notebook every ``RETRAIN_INTERVAL`` seconds (the compose trainer,
+``make retrain-every INTERVAL=...``).
+
+    python -m automlkit.retrain --interval 86400 -p max_runtime_secs 600
+
+At start it trains at once when the model has no champion yet, then once per interval. Each run is a
+normal ``run_training`` run (its executed notebook logged to MLflow); a run that fails is marked FAILED
+with its error, the champion stays where it was, and the schedule goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+import yaml
+from mlflow import MlflowClient
+
+from . import run_training
+from .registry import alias_version
+from .settings import Settings
+
+log = logging.getLogger("automlkit.retrain")
+
+
+def has_champion(settings: Settings, model_name: str) -> bool:
+    """True when ``model_name`` has a version holding the champion alias (False if MLflow cannot say)."""
+    try:
+        return alias_version(MlflowClient(settings.tracking_uri), model_name, settings.champion_alias) is not None
+    except Exception as exc:  # noqa: BLE001 - registry unreachable: treat as no champion, training says more
+        log.warning("cannot read the registry at %s: %s", settings.tracking_uri, exc)
+        return False
+
+
+def train_once(parameters: dict, timeout: int) -> bool:
+    """One training run; True when it finished. A failure is logged (and marked in MLflow), never raised."""
+    try:
+        run_id, _ = run_training.run(parameters, timeout=timeout)
+    except BaseException as exc:  # noqa: BLE001 - the schedule must outlive a failed run
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        log.error("retraining failed, the champion stays: %s", first)
+        return False
+    log.info("retraining finished: run %s", run_id)
+    return True
+
+
+def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Event, runs: int = 0) -> int:
+    """Train now if there is no champion, then every ``interval`` seconds until ``stop`` (or ``runs`` runs).
+
+    Returns the number of runs that finished.
+    """
+    settings = Settings.from_env()
+    model_name = parameters.get("model_name", settings.model_name)
+    done = attempts = 0
+    if not has_champion(settings, model_name):
+        log.info("no %s@%s yet: training now", model_name, settings.champion_alias)
+        done += train_once(parameters, timeout)
+        attempts += 1
+    while interval > 0 and not (runs and attempts >= runs):
+        log.info("next retraining in %.0f s", interval)
+        if stop.wait(interval):
+            break
+        done += train_once(parameters, timeout)
+        attempts += 1
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the trainer service and ``make retrain-every``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--interval", type=float, default=float(os.environ.get("RETRAIN_INTERVAL") or 86400),
+                        help="seconds between runs (default: RETRAIN_INTERVAL or 86400; 0 = only the first run)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="notebook parameter, as for make train")
+    parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    try:
+        schedule(parameters, args.interval, args.timeout, stop)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
