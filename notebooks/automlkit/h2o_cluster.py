@@ -65,6 +65,12 @@ class H2OCluster:
         """Number of nodes in the cluster."""
         return int(h2o.cluster().cloud_size)
 
+    def describe(self) -> dict[str, str]:
+        """What the run was trained on: the cluster's URL, its node count and H2O version (MLflow tags)."""
+        cluster = h2o.cluster()
+        return {"h2o_url": self.url, "h2o_nodes": str(cluster.cloud_size), "h2o_version": cluster.version,
+                "h2o_cluster_started": str(self.server is not None).lower()}
+
     def stop(self) -> None:
         """Close the connection; stop the JVM if this object started it, and remove its ice_root."""
         with contextlib.suppress(Exception):
