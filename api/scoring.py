@@ -2,7 +2,8 @@
 
 The input is checked against the served model's schema (``automlkit.schema``), encoded once and scored by
 the MOJO in one call into the JVM. CSV answers append ``probability`` and ``label`` to the caller's own
-lines when that is safe, so pass-through columns come back exactly as they were sent.
+lines when that is safe, so pass-through columns come back exactly as they were sent; text a spreadsheet
+would run as a formula comes back prefixed with ``'`` (``automlkit.spreadsheet``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pandas as pd
 
 from automlkit.errors import Problem
 from automlkit.schema import conform, conform_records, decode_csv, parse_csv
+from automlkit.spreadsheet import has_formulas, neutralise_frame
 
 from .config import ApiSettings
 from .model_store import ServedModel
@@ -96,8 +98,8 @@ def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> 
 
 
 def _plain_lines(text: str | None, rows: int) -> list[str] | None:
-    """The CSV's lines when each line is exactly one row (no quoting, no blank lines), else None."""
-    if text is None or '"' in text:
+    """The CSV's lines when each line is exactly one row (no quoting, no blank lines, no formula text)."""
+    if text is None or '"' in text or has_formulas(text):
         return None
     lines = text.split("\n")
     while lines and lines[-1] in ("", "\r"):
@@ -109,7 +111,8 @@ def _plain_lines(text: str | None, rows: int) -> list[str] | None:
 
 
 def csv_body(scored: Scored, order: np.ndarray | None) -> str:
-    """The CSV answer: the input's columns as sent, then ``probability``, ``label`` (and ``rank``)."""
+    """The CSV answer: the input's columns as sent (formula text made inert), then ``probability``,
+    ``label`` (and ``rank``)."""
     probability = scored.probability.astype(str)
     labels = scored.labels.astype(str)
     lines = _plain_lines(scored.text, scored.rows)
@@ -121,7 +124,7 @@ def csv_body(scored: Scored, order: np.ndarray | None) -> str:
         return "\n".join([lines[0] + ",probability,label,rank", *body]) + "\n"
     # the cells as sent (numbers were parsed for scoring): text of a CSV, values of JSON records
     table = parse_csv(scored.text) if scored.text is not None else pd.DataFrame(scored.records)
-    table = table.assign(probability=scored.probability, label=scored.labels)
+    table = neutralise_frame(table).assign(probability=scored.probability, label=scored.labels)
     if order is not None:
         table = table.iloc[order].assign(rank=np.arange(1, len(order) + 1))
     buffer = io.StringIO()

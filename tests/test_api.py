@@ -111,6 +111,26 @@ def test_csv_answer_keeps_the_input_columns_and_adds_probability_and_label(api, 
     pd.testing.assert_frame_equal(table[rows.columns], original[rows.columns], check_dtype=False)
 
 
+FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
+            "@SUM(1,2)", "\t=1"]
+
+
+@pytest.mark.parametrize("form", ["csv", "json"])
+def test_csv_answers_neutralise_formula_text_but_not_numbers(api, customers, form):
+    rows = customers.head(len(FORMULAS) + 2).assign(note=[*FORMULAS, "plain", "-"], balance=-5.5)
+    if form == "csv":
+        answer = csv_upload(api, rows.to_csv(index=False).encode(), headers={"Accept": "text/csv"})
+    else:
+        answer = requests.post(f"{api}/predict", json={"records": rows.to_dict("records")},
+                               headers={"Accept": "text/csv"}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    table = pd.read_csv(io.StringIO(answer.text), dtype=str, keep_default_na=False)
+    assert table["note"].tolist() == [*("'" + f for f in FORMULAS), "plain", "'-"]
+    assert table["balance"].astype(float).tolist() == [-5.5] * len(rows)
+    assert table["id"].astype(int).tolist() == rows["id"].tolist()
+    assert table["Age"].astype(int).tolist() == rows["Age"].tolist()
+
+
 def test_openapi_documents_both_request_forms(api):
     spec = requests.get(f"{api}/openapi.json", timeout=10).json()
     content = spec["paths"]["/predict"]["post"]["requestBody"]["content"]
