@@ -27,6 +27,7 @@ class ApiSettings:
     model_name: str = "cross-sell"
     model_alias: str = "champion"
     poll_seconds: int = 30
+    retry_seconds: int = 5
     max_upload_bytes: int = 200 * 1024 * 1024
     max_rows: int = 1_000_000
     max_json_records: int = 100_000
@@ -35,7 +36,7 @@ class ApiSettings:
 
     @classmethod
     def from_env(cls) -> "ApiSettings":
-        """Read ``MLFLOW_TRACKING_URI``, ``MODEL_NAME``, ``MODEL_ALIAS``, ``POLL_SECONDS``,
+        """Read ``MLFLOW_TRACKING_URI``, ``MODEL_NAME``, ``MODEL_ALIAS``, ``POLL_SECONDS``, ``RETRY_SECONDS``,
         ``MAX_UPLOAD_BYTES``, ``MAX_ROWS``, ``MAX_JSON_RECORDS``, ``RELOAD_TOKEN``, ``SCORING_THREADS``."""
         d = cls()
         return cls(
@@ -43,6 +44,7 @@ class ApiSettings:
             model_name=os.environ.get("MODEL_NAME") or d.model_name,
             model_alias=os.environ.get("MODEL_ALIAS") or d.model_alias,
             poll_seconds=_int("POLL_SECONDS", d.poll_seconds),
+            retry_seconds=max(1, _int("RETRY_SECONDS", d.retry_seconds)),
             max_upload_bytes=_int("MAX_UPLOAD_BYTES", d.max_upload_bytes),
             max_rows=_int("MAX_ROWS", d.max_rows),
             max_json_records=_int("MAX_JSON_RECORDS", d.max_json_records),

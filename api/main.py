@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import errors
+from . import errors, log_redaction
 from .config import ApiSettings
 from .model_store import ModelStore
 from .routes import router
@@ -47,6 +47,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    log_redaction.install([settings.reload_token])
     errors.install(app)
     app.include_router(router)
     return app

@@ -1,12 +1,15 @@
 """Which model is served: load the version holding the alias, swap in new versions atomically.
 
 A request takes ``store.current`` once and uses that object to the end, so a swap never affects a
-request in flight; the old model is dropped when the last such request lets go of it.
+request in flight; the old model is dropped when the last such request lets go of it. Until a model is
+loaded (MLflow down at start, no champion yet) the registry is retried every ``RETRY_SECONDS``; once one is
+loaded, a registry outage only gets logged and the loaded model keeps serving.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -51,7 +54,13 @@ class ModelStore:
         self._load_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._client = MlflowClient(tracking_uri=settings.tracking_uri)
+        # MLflow's own retries (7, exponential back-off: minutes) would stall start-up and /reload while
+        # the server is down; this store retries on its own schedule instead.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        # models are read from the configured registry only, whatever the process's MLflow defaults are
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_registry_uri(settings.tracking_uri)
+        self._client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
     def refresh(self) -> bool:
         """Load the version the alias points at if it is not the one served; True when a new one went live.
@@ -96,12 +105,18 @@ class ModelStore:
                            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
     def start_polling(self) -> None:
-        """Check the registry every ``poll_seconds`` in a daemon thread (0 disables polling)."""
-        if self.settings.poll_seconds <= 0 or self._thread is not None:
+        """Re-check the registry in a daemon thread: every ``retry_seconds`` while no model is loaded, then
+        every ``poll_seconds`` (0: only on ``POST /reload``)."""
+        if self._thread is not None:
             return
 
+        def pause() -> float | None:
+            if self.current is None:
+                return self.settings.retry_seconds
+            return self.settings.poll_seconds or None  # None: sleep until stopped
+
         def loop() -> None:
-            while not self._stop.wait(self.settings.poll_seconds if self.current else min(5, self.settings.poll_seconds)):
+            while not self._stop.wait(pause()):
                 try:
                     self.refresh()
                 except Exception:  # noqa: BLE001 - the poller must never die

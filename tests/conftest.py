@@ -60,25 +60,34 @@ def sample_csv(train_frame, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    """A real ``mlflow server`` on a SQLite backend, on a free loopback port; yields its URI."""
-    root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    log = open(root / "server.log", "w")
-    process = subprocess.Popen(
+def start_mlflow(root: Path, port: int) -> subprocess.Popen:
+    """``mlflow server`` on the SQLite store and artifacts under ``root``, on loopback ``port``."""
+    log = open(root / f"server-{port}.log", "w")
+    return subprocess.Popen(
         [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
          "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts",
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
+
+
+@pytest.fixture(scope="session")
+def mlflow_store(tmp_path_factory) -> Path:
+    """The folder of the session's MLflow store (SQLite database and artifacts)."""
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(mlflow_store):
+    """A real ``mlflow server`` on a SQLite backend, on a free loopback port; yields its URI."""
+    port = free_port()
+    process = start_mlflow(mlflow_store, port)
     uri = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{uri}/health", process, timeout=90)
         yield uri
     finally:
         stop_process(process)
-        log.close()
 
 
 def run_training(tracking_uri: str, data: str | Path, extra: list[str], output_dir: Path,
@@ -106,8 +115,10 @@ def api_champion(mlflow_server, sample_csv, tmp_path_factory) -> str:
     return mlflow_server
 
 
-def start_api(tracking_uri: str, log_path: Path, **env_overrides: str) -> tuple[subprocess.Popen, str]:
-    """``uvicorn api.main:app`` on a free loopback port, as the README starts it; returns (process, url)."""
+def start_api(tracking_uri: str, log_path: Path, wait_for: str = "/ready",
+              **env_overrides: str) -> tuple[subprocess.Popen, str]:
+    """``uvicorn api.main:app`` on a free loopback port, as the README starts it; returns (process, url)
+    once ``wait_for`` answers 200."""
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MODEL_NAME": API_MODEL, **env_overrides}
     log = open(log_path, "w")
@@ -116,11 +127,47 @@ def start_api(tracking_uri: str, log_path: Path, **env_overrides: str) -> tuple[
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{url}/ready", process, timeout=120)
+        wait_http(f"{url}{wait_for}", process, timeout=120)
     except Exception:
         stop_process(process)
         raise RuntimeError(f"the API did not become ready: {log_path.read_text()[-3000:]}")
     return process, url
+
+
+H2O_JAR = Path(__import__("h2o").__file__).parent / "backend" / "bin" / "h2o.jar"
+
+
+def start_h2o_node(name: str, port: int, root: Path, flatfile: Path | None = None) -> subprocess.Popen:
+    """One H2O node from the pinned jar, as the compose `h2o` service starts it (plus a flatfile if given)."""
+    ice = root / f"ice-{port}"
+    ice.mkdir()
+    log = open(root / f"node-{port}.log", "w")
+    cluster = ["-flatfile", str(flatfile)] if flatfile else []
+    return subprocess.Popen(
+        ["java", "-Xmx768m", "-jar", str(H2O_JAR), "-name", name, *cluster, "-ip", "127.0.0.1",
+         "-port", str(port), "-ice_root", str(ice), "-nthreads", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def h2o_cloud(url: str) -> dict:
+    """What the H2O node at ``url`` says of its cluster (``GET /3/Cloud``)."""
+    return requests.get(f"{url}/3/Cloud", timeout=5).json()
+
+
+def wait_for_cloud(url: str, size: int, nodes: list[subprocess.Popen], timeout: float = 120) -> dict:
+    """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes in consensus."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(node.poll() is not None for node in nodes):
+            raise RuntimeError("an H2O node exited while the cloud was forming")
+        try:
+            state = h2o_cloud(url)
+            if state["cloud_size"] == size and state["consensus"] and state["cloud_healthy"]:
+                return state
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"no healthy {size}-node cloud at {url} within {timeout} s")
 
 
 #: Where browser tests save what a user sees (ignored by git; named in the README).

@@ -2,53 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
-from pathlib import Path
-
 import h2o
 import pytest
-import requests
 from mlflow import MlflowClient
 
 from automlkit.h2o_cluster import free_port_pair
-from conftest import run_training, stop_process
+from conftest import h2o_cloud, run_training, start_h2o_node, stop_process, wait_for_cloud
 
 pytestmark = pytest.mark.integration
 
-H2O_JAR = Path(h2o.__file__).parent / "backend" / "bin" / "h2o.jar"
 MODEL = "two-node"
-
-
-def start_node(name: str, port: int, flatfile: Path, root: Path) -> subprocess.Popen:
-    """One H2O node from the pinned jar, as the compose `h2o` service starts it, plus a flatfile."""
-    ice = root / f"ice-{port}"
-    ice.mkdir()
-    log = open(root / f"node-{port}.log", "w")
-    return subprocess.Popen(
-        ["java", "-Xmx768m", "-jar", str(H2O_JAR), "-name", name, "-flatfile", str(flatfile),
-         "-ip", "127.0.0.1", "-port", str(port), "-ice_root", str(ice), "-nthreads", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def cloud(url: str) -> dict:
-    return requests.get(f"{url}/3/Cloud", timeout=5).json()
-
-
-def wait_for_cloud(url: str, size: int, nodes: list[subprocess.Popen], timeout: float = 120) -> dict:
-    """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes in consensus."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if any(node.poll() is not None for node in nodes):
-            raise RuntimeError("an H2O node exited while the cloud was forming")
-        try:
-            state = cloud(url)
-            if state["cloud_size"] == size and state["consensus"] and state["cloud_healthy"]:
-                return state
-        except (requests.RequestException, ValueError):
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"no healthy {size}-node cloud at {url} within {timeout} s")
 
 
 @pytest.fixture
@@ -61,7 +24,7 @@ def two_node_cluster(tmp_path):
     flatfile = tmp_path / "flatfile.txt"
     flatfile.write_text("".join(f"127.0.0.1:{port}\n" for port in ports))
     name = f"automlkit-test-{ports[0]}"
-    nodes = [start_node(name, port, flatfile, tmp_path) for port in ports]
+    nodes = [start_h2o_node(name, port, tmp_path, flatfile) for port in ports]
     try:
         url = f"http://127.0.0.1:{ports[0]}"
         wait_for_cloud(url, 2, nodes)
@@ -74,7 +37,7 @@ def two_node_cluster(tmp_path):
 def test_training_runs_on_an_existing_two_node_cluster_and_leaves_it_running(
         two_node_cluster, mlflow_server, sample_csv, tmp_path):
     url, members = two_node_cluster
-    state = cloud(url)
+    state = h2o_cloud(url)
     assert state["cloud_size"] == 2
     assert sorted(node["ip_port"] for node in state["nodes"]) == sorted(members)
 
@@ -93,5 +56,5 @@ def test_training_runs_on_an_existing_two_node_cluster_and_leaves_it_running(
     assert run.data.tags["h2o_version"] == h2o.__version__
     assert 0.5 < run.data.metrics["holdout_auc"] <= 1.0
     # the notebook only disconnects: the cluster it did not start is still there, both nodes in it
-    after = cloud(url)
+    after = h2o_cloud(url)
     assert after["cloud_size"] == 2 and after["cloud_healthy"]

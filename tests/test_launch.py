@@ -44,6 +44,11 @@ def test_launcher_starts_mlflow_api_and_dashboard_and_stops_them_by_pid(tmp_path
         assert ready.status_code == 503 and "no model is loaded" in ready.json()["detail"]
         children = psutil.Process(process.pid).children(recursive=True)
         assert len(children) >= 3
+        # started without --host: every service listens on loopback only
+        listening = {(c.laddr.ip, c.laddr.port) for child in children if child.is_running()
+                     for c in child.net_connections("inet") if c.status == psutil.CONN_LISTEN}
+        assert {port for _, port in listening} >= set(ports)
+        assert {ip for ip, _ in listening} == {"127.0.0.1"}, listening
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)

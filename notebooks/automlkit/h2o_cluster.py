@@ -2,15 +2,26 @@
 
 ``h2o.init()`` with no port attaches to whatever listens on 54321 and a later shutdown kills it.
 Here a local JVM is always started on a free port with its own ``ice_root``, and only that JVM is stopped.
+H2O starts its JVM in a session of its own and stops it only from an ``atexit`` hook, so a process that is
+killed (a training run killed halfway, its kernel gone) would leave it running: a small watchdog process
+stops the JVM as soon as the process that started it is gone.
+
+    python -m automlkit.h2o_cluster --watch OWNER_PID JVM_PID ICE_ROOT   (started by H2OCluster itself)
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
+import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 
 import h2o
 from h2o.backend import H2OLocalServer
@@ -47,6 +58,7 @@ class H2OCluster:
         self.url = url
         self.server: H2OLocalServer | None = None
         self.ice_root: str | None = None
+        self.watchdog: subprocess.Popen | None = None
         if url:
             log.info("connecting to the existing H2O cluster at %s", url)
             h2o.connect(url=url, verbose=False, strict_version_check=False)
@@ -58,6 +70,9 @@ class H2OCluster:
             nthreads=nthreads, max_mem_size=_memory_bytes(max_mem_size), ice_root=self.ice_root,
             log_dir=self.ice_root, port=port, verbose=False, bind_to_localhost=True, name=f"automlkit-{port}")
         self.url = f"http://127.0.0.1:{port}"
+        self.watchdog = subprocess.Popen(
+            [sys.executable, "-m", "automlkit.h2o_cluster", "--watch", str(os.getpid()),
+             str(self.server._process.pid), self.ice_root], start_new_session=True)
         h2o.connect(server=self.server, verbose=False)
 
     @property
@@ -79,6 +94,10 @@ class H2OCluster:
             self.server.shutdown()
             log.info("stopped the local H2O JVM at %s", self.url)
             self.server = None
+        if self.watchdog is not None:
+            self.watchdog.terminate()
+            self.watchdog.wait(timeout=10)
+            self.watchdog = None
         if self.ice_root:
             shutil.rmtree(self.ice_root, ignore_errors=True)
             self.ice_root = None
@@ -99,3 +118,43 @@ def _memory_bytes(size: str | None) -> int | None:
     if size[-1] in units:
         return int(float(size[:-1]) * units[size[-1]])
     return int(size)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie has exited: its parent has just not collected it yet
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def watch(owner: int, jvm: int, ice_root: str, every: float = 1.0) -> None:
+    """Stop the JVM ``jvm`` (TERM, then KILL) and remove ``ice_root`` once process ``owner`` is gone."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # the owner stopped the JVM itself
+    while _alive(owner):
+        if not _alive(jvm):
+            return
+        time.sleep(every)
+    log.warning("process %d is gone: stopping its H2O JVM %d", owner, jvm)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(jvm, signal.SIGTERM)
+        deadline = time.time() + 10
+        while _alive(jvm) and time.time() < deadline:
+            time.sleep(0.2)
+        if _alive(jvm):
+            os.kill(jvm, signal.SIGKILL)
+    shutil.rmtree(ice_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="stop an H2O JVM when the process that started it is gone")
+    parser.add_argument("--watch", nargs=3, metavar=("OWNER_PID", "JVM_PID", "ICE_ROOT"), required=True)
+    owner_pid, jvm_pid, ice = parser.parse_args().watch
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    watch(int(owner_pid), int(jvm_pid), ice)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 
@@ -41,10 +40,9 @@ def train_once(parameters: dict, timeout: int) -> bool:
     try:
         run_id, _ = run_training.run(parameters, timeout=timeout)
     except BaseException as exc:  # noqa: BLE001 - the schedule must outlive a failed run
-        if isinstance(exc, KeyboardInterrupt):
+        if isinstance(exc, (KeyboardInterrupt, run_training.Terminated)):
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        log.error("retraining failed, the champion stays: %s", first)
+        log.error("retraining failed, the champion stays: %s", run_training.failure_reason(exc))
         return False
     log.info("retraining finished: run %s", run_id)
     return True
@@ -82,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_training.raise_on_sigterm()  # a run in progress is closed as KILLED; the schedule ends
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
     try:
         schedule(parameters, args.interval, args.timeout, stop)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, run_training.Terminated):
+        log.info("stopped")
     return 0
 
 

@@ -4,13 +4,15 @@
 
 The MLflow run is created here and handed to the notebook (``run_id``), so the executed copy (written
 under ``mlruns/notebooks/``, never a tracked file) lands in the same run even when the notebook fails;
-a failed notebook marks the run FAILED with the error.
+a failed notebook marks the run FAILED with the error, a run stopped by SIGTERM or Ctrl-C is marked KILLED.
+Registration is the notebook's last step, so a run that does not finish registers nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -24,6 +26,18 @@ from .training import setup_mlflow
 
 log = logging.getLogger("automlkit.run_training")
 NOTEBOOK = REPO_ROOT / "notebooks" / "train.ipynb"
+
+
+class Terminated(Exception):
+    """The process was asked to stop (SIGTERM)."""
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated`, so a run in progress is closed as KILLED, not left RUNNING."""
+    def handler(signum, _frame):
+        raise Terminated(f"stopped by {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,13 +74,21 @@ def run(parameters: dict, notebook: str | Path = NOTEBOOK, output_dir: str | Pat
                                    kernel_name=kernel, execution_timeout=timeout, progress_bar=True,
                                    cwd=str(Path(notebook).parent))
     except BaseException as exc:
+        status = "KILLED" if isinstance(exc, (Terminated, KeyboardInterrupt)) else "FAILED"
         _log_notebook(client, run_id, output)
-        client.set_tag(run_id, "error", str(exc)[:5000])
-        client.set_terminated(run_id, status="FAILED")
-        log.error("training failed; run %s marked FAILED: %s", run_id, str(exc).splitlines()[0] if str(exc) else exc)
+        client.set_tag(run_id, "error", failure_reason(exc)[:5000])
+        client.set_terminated(run_id, status=status)
+        log.error("training stopped; run %s marked %s: %s", run_id, status, failure_reason(exc))
         raise
     _log_notebook(client, run_id, output)
     return run_id, output
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One line saying why a run stopped: the failing cell's exception (``Name: message``), not its traceback."""
+    if isinstance(exc, papermill.PapermillExecutionError):
+        return f"cell [{exc.exec_count}]: {exc.ename}: {exc.evalue}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _log_notebook(client: MlflowClient, run_id: str, output: Path) -> None:
@@ -78,11 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``make train``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    raise_on_sigterm()
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
     try:
         run_id, output = run(parameters, args.notebook, args.output_dir, args.timeout, args.kernel)
     except papermill.PapermillExecutionError:
         return 1
+    except (Terminated, KeyboardInterrupt):
+        return 143
     log.info("done: run %s, executed notebook %s", run_id, output)
     return 0
 

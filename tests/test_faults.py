@@ -1,0 +1,187 @@
+"""Faults: MLflow down, a training run killed halfway, the H2O JVM dying, a leaked token. Real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from mlflow import MlflowClient
+
+from automlkit.h2o_cluster import free_port_pair
+from conftest import (API_MODEL, REPO, SMALL_BUDGET, free_port, run_training, start_api, start_h2o_node,
+                      start_mlflow, stop_process, wait_for_cloud, wait_http)
+
+pytestmark = pytest.mark.integration
+
+ROW = {"id": 1, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_Code": 11.0, "Previously_Insured": 1,
+       "Vehicle_Age": "< 1 Year", "Vehicle_Damage": "No", "Annual_Premium": 35786.0,
+       "Policy_Sales_Channel": 152.0, "Vintage": 53}
+
+
+def predict_one(url: str) -> requests.Response:
+    return requests.post(f"{url}/predict", json={"records": [ROW]}, timeout=30)
+
+
+def wait_until(condition, timeout: float, every: float = 0.5, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise TimeoutError(f"{what} not met within {timeout} s")
+
+
+# ------------------------------------------------------------------------------------------- MLflow down
+
+
+def test_api_retries_mlflow_until_it_returns_and_keeps_serving_when_it_goes(api_champion, mlflow_store, tmp_path):
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"  # nothing listens here yet
+    process, url = start_api(uri, tmp_path / "api.log", wait_for="/health", RETRY_SECONDS="1", POLL_SECONDS="2")
+    mlflow_process = None
+    try:
+        ready = requests.get(f"{url}/ready", timeout=10)
+        assert ready.status_code == 503
+        assert "cannot resolve" in ready.json()["detail"] and uri in ready.json()["detail"]
+        refused = predict_one(url)
+        assert refused.status_code == 503 and "no model is loaded" in refused.json()["detail"]
+
+        mlflow_process = start_mlflow(mlflow_store, port)  # the same store, now reachable at that address
+        wait_http(f"{uri}/health", mlflow_process, timeout=90)
+        wait_until(lambda: requests.get(f"{url}/ready", timeout=10).status_code == 200, 120, what="ready")
+        assert predict_one(url).status_code == 200
+
+        stop_process(mlflow_process)  # MLflow goes away while the API serves
+        time.sleep(5)  # more than two polls
+        for _ in range(20):
+            answer = predict_one(url)
+            assert answer.status_code == 200 and 0 < answer.json()["predictions"][0]["probability"] < 1
+        assert requests.get(f"{url}/ready", timeout=10).status_code == 200
+        card = requests.get(f"{url}/model", timeout=10).json()
+        assert card["version"] and "cannot resolve" in card["load_error"]["message"]
+    finally:
+        stop_process(process)
+        stop_process(mlflow_process)
+
+
+# ------------------------------------------------------------------------------------------ training runs
+
+
+def _training(tracking_uri: str, data: Path, model: str, output_dir: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
+    return subprocess.Popen(
+        [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *SMALL_BUDGET,
+         "-p", "max_runtime_secs", "120", "-p", "model_name", model, "-p", "experiment_name", model, *extra,
+         "--output-dir", str(output_dir)],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _running_on_h2o(client: MlflowClient, experiment: str, process: subprocess.Popen, known: set[str]):
+    """The newest parent run of ``experiment`` not in ``known`` once it is training on H2O."""
+    def found():
+        assert process.poll() is None, process.stderr.read()[-3000:]
+        exp = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([exp.experiment_id]) if exp else []
+        return next((r for r in runs if "h2o_url" in r.data.tags and r.info.run_id not in known), None)
+    return wait_until(found, 240, every=1, what="AutoML under way")
+
+
+def _port_is_closed(url: str) -> bool:
+    try:
+        requests.get(f"{url}/3/Cloud", timeout=2)
+        return False
+    except requests.RequestException:
+        return True
+
+
+def test_training_killed_halfway_registers_nothing_leaves_no_jvm_and_the_next_run_works(
+        mlflow_server, sample_csv, tmp_path):
+    model = "killed-halfway"
+    client = MlflowClient(mlflow_server)
+    seen: set[str] = set()
+    for how in ("SIGTERM", "SIGKILL"):
+        process = _training(mlflow_server, sample_csv, model, tmp_path)
+        try:
+            run = _running_on_h2o(client, model, process, seen)
+            seen.add(run.info.run_id)
+            jvm = run.data.tags["h2o_url"]
+            time.sleep(8)  # AutoML is building models
+            if how == "SIGTERM":
+                os.kill(process.pid, signal.SIGTERM)  # the papermill process only
+            else:
+                os.killpg(process.pid, signal.SIGKILL)  # papermill and everything in its group, at once
+            process.wait(timeout=120)
+        finally:
+            stop_process(process)
+        # the H2O JVM the run started is stopped too (its kernel's exit hook, or the watchdog)
+        wait_until(lambda: _port_is_closed(jvm), 60, what=f"the JVM at {jvm} gone after {how}")
+        status = client.get_run(run.info.run_id).info.status
+        if how == "SIGTERM":
+            assert status == "KILLED"
+            assert "stopped by SIGTERM" in client.get_run(run.info.run_id).data.tags["error"]
+        else:
+            assert status != "FINISHED"  # nothing was left to close it: it stays RUNNING
+    assert client.search_model_versions(f"name='{model}'") == []
+
+    result = run_training(mlflow_server, sample_csv, [*SMALL_BUDGET, "-p", "model_name", model,
+                                                      "-p", "experiment_name", model], tmp_path)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert client.get_model_version_by_alias(model, "champion").version in ("1", 1)
+
+
+def test_h2o_dying_during_training_marks_the_run_failed_with_the_reason(mlflow_server, sample_csv, tmp_path):
+    model = "h2o-dies"
+    port = free_port_pair()
+    node = start_h2o_node(f"dying-{port}", port, tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    client = MlflowClient(mlflow_server)
+    try:
+        wait_for_cloud(url, 1, [node])
+        process = _training(mlflow_server, sample_csv, model, tmp_path, "-p", "h2o_url", url)
+        try:
+            run = _running_on_h2o(client, model, process, set())
+            time.sleep(8)
+            os.killpg(node.pid, signal.SIGKILL)  # the JVM dies under the running AutoML
+            process.wait(timeout=300)
+            stderr = process.stderr.read()
+        finally:
+            stop_process(process)
+    finally:
+        stop_process(node)
+    assert process.returncode != 0
+    finished = client.get_run(run.info.run_id)
+    assert finished.info.status == "FAILED"
+    error = finished.data.tags["error"]
+    assert error.startswith("cell [") and "H2OConnectionError" in error and str(port) in error, error
+    assert "marked FAILED" in stderr
+    assert client.search_model_versions(f"name='{model}'") == []
+
+
+# ------------------------------------------------------------------------------------------------ access
+
+
+def test_reload_token_never_reaches_the_log_or_the_answers(api_champion, tmp_path):
+    token = "s3cret-reload-token-4711"
+    log_path = tmp_path / "api.log"
+    process, url = start_api(api_champion, log_path, RELOAD_TOKEN=token, POLL_SECONDS="0")
+    try:
+        assert requests.post(f"{url}/reload", timeout=10).status_code == 401
+        assert requests.post(f"{url}/reload", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 403
+        assert requests.post(f"{url}/reload", params={"token": token}, timeout=10).status_code == 401
+        right = requests.post(f"{url}/reload", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        assert right.status_code == 200
+        answers = [requests.get(f"{url}{path}", timeout=10).text for path in ("/model", "/openapi.json", "/ready")]
+        answers.append(predict_one(url).text)
+    finally:
+        stop_process(process)
+    assert all(token not in text for text in answers)
+    logged = log_path.read_text()
+    assert "POST /reload" in logged and token not in logged
+
