@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from automlkit.settings import default_tracking_uri
+from automlkit.settings import DEFAULT_MAX_UPLOAD_BYTES, default_tracking_uri, max_upload_bytes
 
 
 def _int(name: str, default: int) -> int:
@@ -28,7 +28,7 @@ class ApiSettings:
     model_alias: str = "champion"
     poll_seconds: int = 30
     retry_seconds: int = 5
-    max_upload_bytes: int = 200 * 1024 * 1024
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_rows: int = 1_000_000
     max_json_records: int = 100_000
     reload_token: str = field(default="", repr=False)
@@ -45,7 +45,7 @@ class ApiSettings:
             model_alias=os.environ.get("MODEL_ALIAS") or d.model_alias,
             poll_seconds=_int("POLL_SECONDS", d.poll_seconds),
             retry_seconds=max(1, _int("RETRY_SECONDS", d.retry_seconds)),
-            max_upload_bytes=_int("MAX_UPLOAD_BYTES", d.max_upload_bytes),
+            max_upload_bytes=max_upload_bytes(),
             max_rows=_int("MAX_ROWS", d.max_rows),
             max_json_records=_int("MAX_JSON_RECORDS", d.max_json_records),
             reload_token=os.environ.get("RELOAD_TOKEN", ""),

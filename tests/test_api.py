@@ -264,12 +264,15 @@ def _copy_of_version(client: MlflowClient, version: str) -> str:
     return str(client.copy_model_version(f"models:/{API_MODEL}/{version}", API_MODEL).version)
 
 
-def _broken_version(client: MlflowClient, tmp_path) -> str:
-    """A new version whose MOJO is corrupt (its artifacts otherwise complete)."""
+def _broken_version(client: MlflowClient, tmp_path, how: str = "corrupt") -> str:
+    """A new version whose MOJO is corrupt, or missing (its artifacts otherwise complete)."""
     champion = client.get_model_version_by_alias(API_MODEL, "champion")
-    local = mlflow.artifacts.download_artifacts(champion.source, dst_path=str(tmp_path / "broken"))
+    local = mlflow.artifacts.download_artifacts(champion.source, dst_path=str(tmp_path / how))
     mojo = next(p for p in Path(local).rglob("*.zip"))
-    mojo.write_bytes(b"this is not a MOJO")
+    if how == "missing":
+        mojo.unlink()
+    else:
+        mojo.write_bytes(b"this is not a MOJO")
     experiment = client.get_experiment_by_name(API_MODEL)
     with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="broken-model"):
         mlflow.log_artifacts(local, "model")
@@ -309,6 +312,23 @@ def test_reload_refuses_a_broken_version_and_swaps_in_a_good_one(api, api_champi
         client.set_registered_model_alias(API_MODEL, "champion", old)
         requests.post(f"{api}/reload", headers=auth, timeout=120)
     assert requests.get(f"{api}/model", timeout=10).json()["version"] == old
+
+
+def test_a_version_whose_artifacts_are_missing_leaves_the_old_one_serving(api, api_champion, tmp_path):
+    mlflow.set_tracking_uri(api_champion)
+    client = MlflowClient()
+    old = str(client.get_model_version_by_alias(API_MODEL, "champion").version)
+    auth = {"Authorization": f"Bearer {RELOAD_TOKEN}"}
+    missing = _broken_version(client, tmp_path, how="missing")
+    try:
+        client.set_registered_model_alias(API_MODEL, "champion", missing)
+        answer = requests.post(f"{api}/reload", headers=auth, timeout=120).json()
+        assert answer["changed"] is False and answer["version"] == old
+        assert f"version {missing} failed to load" in answer["load_error"]["message"]
+        assert_still_serving(api)
+    finally:
+        client.set_registered_model_alias(API_MODEL, "champion", old)
+        requests.post(f"{api}/reload", headers=auth, timeout=120)
 
 
 def test_polling_picks_up_a_promoted_version_while_requests_flow(api_champion, tmp_path):

@@ -24,6 +24,7 @@ import requests  # noqa: E402
 from .errors import DataContractError, Problem  # noqa: E402
 from .metrics import cumulative_gains  # noqa: E402
 from .schema import read_csv  # noqa: E402
+from .settings import DEFAULT_MAX_UPLOAD_BYTES, max_upload_bytes  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class DashboardSettings:
     """Where the API is and how large an upload may be (``API_URL``, ``MAX_UPLOAD_BYTES``)."""
 
     api_url: str = "http://127.0.0.1:8000"
-    max_upload_bytes: int = 200 * 1024 * 1024
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     timeout: float = 600.0
 
     @classmethod
@@ -44,7 +45,7 @@ class DashboardSettings:
         """Read ``API_URL`` and ``MAX_UPLOAD_BYTES`` (the same limit the API enforces)."""
         default = cls()
         return cls(api_url=(os.environ.get("API_URL") or default.api_url).rstrip("/"),
-                   max_upload_bytes=int(os.environ.get("MAX_UPLOAD_BYTES") or default.max_upload_bytes))
+                   max_upload_bytes=max_upload_bytes())
 
 
 class ApiUnavailable(Exception):

@@ -14,6 +14,22 @@ MLRUNS_DIR = REPO_ROOT / "mlruns"
 DATA_DIRS = (REPO_ROOT.parent / "shared" / "data", REPO_ROOT / "data")
 
 
+#: The upload size limit, in one place: the API refuses larger bodies with a 413, the dashboard refuses
+#: larger files before sending them and sizes Voilà's websocket messages to it. ``MAX_UPLOAD_BYTES``
+#: overrides it for both (compose passes the same variable to both services).
+DEFAULT_MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def max_upload_bytes() -> int:
+    """``MAX_UPLOAD_BYTES`` from the environment (a positive integer), else :data:`DEFAULT_MAX_UPLOAD_BYTES`."""
+    value = os.environ.get("MAX_UPLOAD_BYTES", "").strip()
+    if not value:
+        return DEFAULT_MAX_UPLOAD_BYTES
+    if not value.isdigit() or int(value) == 0:
+        raise ValueError(f"MAX_UPLOAD_BYTES must be a positive integer (bytes), got {value!r}")
+    return int(value)
+
+
 def default_tracking_uri() -> str:
     """The embedded store: SQLite under ``mlruns/`` (MLflow >= 3.13 refuses the file store)."""
     return f"sqlite:///{MLRUNS_DIR / 'mlflow.db'}"

@@ -11,7 +11,9 @@ default; a small one is trained first when there is none), then, in this one pro
    measures the same two things;
 3. compiles ``MojoLoop.java`` with ``javac`` and scores the same rows with the same MOJO in a plain Java
    loop on 2 threads: the raw compute limit;
-4. checks the API's probabilities against H2O's own, and reads the API process's peak RSS.
+4. checks the API's probabilities against H2O's own, and reads the API process's peak RSS;
+5. puts the API under load (``load.py``): ``--load-clients`` concurrent clients for ``--load-seconds``,
+   mixing single-row JSON and 1,000-row CSV requests; errors and p50/p99 per kind.
 
 Prints one table and writes ``bench/results.json``.
 """
@@ -37,6 +39,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import REPO, TEST_CSV, TRAIN_CSV, free_port, run_training, start_api, stop_process, wait_http  # noqa: E402
+from bench.load import run_load  # noqa: E402
 
 import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
@@ -146,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000, help="rows of test.csv.gz in the CSV upload")
     parser.add_argument("--requests", type=int, default=500, help="single-row requests timed (ours)")
     parser.add_argument("--baseline-requests", type=int, default=50, help="single-row requests timed (baseline)")
+    parser.add_argument("--load-clients", type=int, default=50, help="concurrent clients of the load test")
+    parser.add_argument("--load-seconds", type=float, default=60, help="length of the load test (0: skip it)")
     parser.add_argument("--output", default=str(RESULTS), help="where the JSON results go (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -168,8 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         ours_seconds, ours_answer = csv_upload(api_url, "/predict", data, repeats=3)
         ours_probability = np.array([p["probability"] for p in ours_answer.json()["predictions"]])
         rss = peak_rss_mb(api.pid)
-        stop_process(api)
         log.info("ours: p50 %.2f ms, %d rows in %.2f s", statistics.median(ours_latency), len(frame), ours_seconds)
+        load = {}
+        if args.load_seconds > 0:
+            log.info("load: %d clients for %.0f s", args.load_clients, args.load_seconds)
+            load = run_load(api_url, record, frame.head(1000).to_csv(index=False).encode(), 1000,
+                            args.load_clients, args.load_seconds).summary()
+            load["api_peak_rss_mb_after_load"] = peak_rss_mb(api.pid)
+            log.info("load: %s", load)
+        stop_process(api)
 
         port = free_port()
         env = {**os.environ, "BASELINE_MOJO": str(mojo), "BASELINE_META": str(meta_path)}
@@ -214,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         "api_peak_rss_mb": rss,
         "max_abs_diff_vs_h2o": float(np.max(np.abs(ours_probability - h2o_probability))),
         "max_abs_diff_vs_java_loop": float(np.max(np.abs(ours_probability - java_probability))),
+        **load,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
@@ -239,6 +252,16 @@ def table(r: dict) -> str:
         ("API peak RSS (MB)", f"{r['api_peak_rss_mb']:.0f}", "", "target <= 600"),
         ("max |ours - H2O|", f"{r['max_abs_diff_vs_h2o']:.1e}", "", "target <= 1e-9"),
     ]
+    if "load_clients" in r:
+        rows += [
+            (f"load: {r['load_clients']} clients, {r['load_seconds']:.0f} s", f"{r['load_requests']:,} requests",
+             "", f"{r['load_errors']} errors (target 0); {r['load_requests_per_s']:.0f} requests/s"),
+            ("load: single-row JSON p50 / p99 (ms)",
+             f"{r.get('load_json_p50_ms', float('nan')):.0f} / {r.get('load_json_p99_ms', float('nan')):.0f}", "", ""),
+            (f"load: {r['load_csv_rows_per_request']:,}-row CSV p50 / p99 (ms)",
+             f"{r.get('load_csv_p50_ms', float('nan')):.0f} / {r.get('load_csv_p99_ms', float('nan')):.0f}", "", ""),
+            ("API peak RSS after the load (MB)", f"{r['api_peak_rss_mb_after_load']:.0f}", "", ""),
+        ]
     width = max(len(x[0]) for x in rows)
     lines = [f"{'':{width}}  {'ours':>14}  {'baseline':>12}  ratio", "-" * (width + 60)]
     lines += [f"{a:{width}}  {b:>14}  {c:>12}  {d}" for a, b, c, d in rows]

@@ -1,0 +1,79 @@
+"""A bounded asyncio load: N concurrent clients mixing single-row JSON and 1,000-row CSV requests.
+
+Used by ``make bench`` (50 clients, 60 s, figures in ``bench/results.json``) and by ``tests/test_load.py``
+(a shorter run in ``make test``). Each client sends one request at a time on its own kept-alive connection;
+any answer other than 200 (or a transport error) counts as an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import numpy as np
+
+
+@dataclass
+class LoadResult:
+    """Latencies (ms) per kind of request, errors and the wall time of one load run."""
+
+    clients: int
+    seconds: float
+    csv_rows: int
+    latency: dict[str, list[float]] = field(default_factory=lambda: {"json": [], "csv": []})
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """The figures ``bench/results.json`` keeps (``load_*``)."""
+        out = {"load_clients": self.clients, "load_seconds": round(self.seconds, 1),
+               "load_requests": sum(len(v) for v in self.latency.values()) + len(self.errors),
+               "load_errors": len(self.errors), "load_csv_rows_per_request": self.csv_rows}
+        out["load_requests_per_s"] = out["load_requests"] / self.seconds
+        out["load_rows_per_s"] = (len(self.latency["json"]) + self.csv_rows * len(self.latency["csv"])) / self.seconds
+        for kind, values in self.latency.items():
+            out[f"load_{kind}_requests"] = len(values)
+            if values:
+                out[f"load_{kind}_p50_ms"] = float(np.percentile(values, 50))
+                out[f"load_{kind}_p99_ms"] = float(np.percentile(values, 99))
+        return out
+
+
+async def _client(url: str, record: dict, csv_body: bytes, share_csv: float, deadline: float, seed: int,
+                  result: LoadResult) -> None:
+    chooser = random.Random(seed)
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        while time.perf_counter() < deadline:
+            kind = "csv" if chooser.random() < share_csv else "json"
+            start = time.perf_counter()
+            try:
+                if kind == "csv":
+                    answer = await client.post("/predict", files={"file": ("customers.csv", csv_body, "text/csv")})
+                else:
+                    answer = await client.post("/predict", json={"records": [record]})
+                await answer.aread()
+            except httpx.HTTPError as exc:
+                result.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
+                continue
+            if answer.status_code != 200:
+                result.errors.append(f"{kind}: {answer.status_code}: {answer.text[:200]}")
+                continue
+            result.latency[kind].append((time.perf_counter() - start) * 1000)
+
+
+def run_load(url: str, record: dict, csv_body: bytes, csv_rows: int, clients: int = 50, seconds: float = 60,
+             share_csv: float = 0.2) -> LoadResult:
+    """``clients`` concurrent clients for ``seconds``: single-row JSON, and a ``share_csv`` of CSV uploads."""
+    result = LoadResult(clients=clients, seconds=seconds, csv_rows=csv_rows)
+
+    async def main() -> None:
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*(_client(url, record, csv_body, share_csv, deadline, seed, result)
+                               for seed in range(clients)))
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    result.seconds = time.perf_counter() - started
+    return result
