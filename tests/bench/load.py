@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -73,7 +74,21 @@ def run_load(url: str, record: dict, csv_body: bytes, csv_rows: int, clients: in
         await asyncio.gather(*(_client(url, record, csv_body, share_csv, deadline, seed, result)
                                for seed in range(clients)))
 
+    # a thread of its own: its event loop must not meet one already running in the caller's thread
+    # (Playwright's sync API keeps one in pytest's main thread)
+    failures: list[BaseException] = []
+    worker = threading.Thread(target=lambda: _run(main, failures), name="load")
     started = time.perf_counter()
-    asyncio.run(main())
+    worker.start()
+    worker.join()
     result.seconds = time.perf_counter() - started
+    if failures:
+        raise failures[0]
     return result
+
+
+def _run(main, failures: list[BaseException]) -> None:
+    try:
+        asyncio.run(main())
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+        failures.append(exc)
