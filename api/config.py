@@ -24,6 +24,7 @@ class ApiSettings:
     """Everything the service reads from the environment (see README, "Prediction API")."""
 
     tracking_uri: str = field(default_factory=default_tracking_uri)
+    mlflow_ui_url: str = ""
     model_name: str = "cross-sell"
     model_alias: str = "champion"
     poll_seconds: int = 30
@@ -37,10 +38,13 @@ class ApiSettings:
     @classmethod
     def from_env(cls) -> "ApiSettings":
         """Read ``MLFLOW_TRACKING_URI``, ``MODEL_NAME``, ``MODEL_ALIAS``, ``POLL_SECONDS``, ``RETRY_SECONDS``,
-        ``MAX_UPLOAD_BYTES``, ``MAX_ROWS``, ``MAX_JSON_RECORDS``, ``RELOAD_TOKEN``, ``SCORING_THREADS``."""
+        ``MLFLOW_UI_URL`` (default: the tracking URI when it is a server), ``MAX_UPLOAD_BYTES``, ``MAX_ROWS``, ``MAX_JSON_RECORDS``, ``RELOAD_TOKEN``, ``SCORING_THREADS``."""
         d = cls()
+        tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or d.tracking_uri
         return cls(
-            tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or d.tracking_uri,
+            tracking_uri=tracking_uri,
+            mlflow_ui_url=(os.environ.get("MLFLOW_UI_URL")
+                           or (tracking_uri if tracking_uri.startswith(("http://", "https://")) else "")).rstrip("/"),
             model_name=os.environ.get("MODEL_NAME") or d.model_name,
             model_alias=os.environ.get("MODEL_ALIAS") or d.model_alias,
             poll_seconds=_int("POLL_SECONDS", d.poll_seconds),

@@ -60,7 +60,7 @@ class ModelStore:
         # models are read from the configured registry only, whatever the process's MLflow defaults are
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
-        self._client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+        self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
     def refresh(self) -> bool:
         """Load the version the alias points at if it is not the one served; True when a new one went live.
@@ -71,7 +71,7 @@ class ModelStore:
         with self._load_lock:
             name, alias = self.settings.model_name, self.settings.model_alias
             try:
-                version = self._client.get_model_version_by_alias(name, alias)
+                version = self.client.get_model_version_by_alias(name, alias)
             except Exception as exc:  # noqa: BLE001 - registry down or alias missing: keep serving
                 self._record_error(None, f"cannot resolve {name}@{alias} at {self.settings.tracking_uri}: {exc}")
                 return False

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from automlkit.errors import Problem, make_problem
+from automlkit.registry import version_history
 
 from . import scoring
 from .config import ApiSettings
@@ -130,8 +131,10 @@ def _parse_records(body: bytes, settings: ApiSettings) -> list[dict]:
 
 @router.post("/predict", response_model=None, openapi_extra=PREDICT_OPENAPI,
              responses={200: {"model": PredictResponse, "content": {"text/csv": {}}}, **ERRORS})
-async def predict(request: Request, rank: bool = Query(False, description="order rows by probability, "
-                                                                           "most likely first")):
+async def predict(request: Request,
+                  rank: bool = Query(False, description="order rows by probability, most likely first"),
+                  drift: bool = Query(False, description="add each feature's population stability index "
+                                                         "against the training data (`drift`, header `X-Drift`)")):
     """Score a CSV upload (multipart field `file`, gzip accepted) or JSON records with the champion."""
     settings = _settings(request)
     served = _served(request)
@@ -149,13 +152,13 @@ async def predict(request: Request, rank: bool = Query(False, description="order
     else:
         source = _parse_records(body, settings)
     if is_csv:
-        scored = await run_in_threadpool(scoring.score_csv, served, source, settings)
+        scored = await run_in_threadpool(scoring.score_csv, served, source, settings, drift)
     elif len(source) > INLINE_ROWS:
-        scored = await run_in_threadpool(scoring.score_records, served, source)
+        scored = await run_in_threadpool(scoring.score_records, served, source, drift)
     else:  # a handful of rows: scoring on the event loop is faster than a thread hop
-        scored = scoring.score_records(served, source)
+        scored = scoring.score_records(served, source, drift)
     order = scoring.ranking(scored) if rank else None
-    headers = {"X-Model-Name": served.name, "X-Model-Version": served.version}
+    headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, **scoring.drift_header(scored)}
     if "text/csv" in request.headers.get("accept", ""):
         return Response(scoring.csv_body(scored, order), media_type="text/csv", headers=headers)
     return Response(scoring.json_body(served, scored, order), media_type="application/json", headers=headers)
@@ -174,6 +177,20 @@ def model_card(request: Request) -> ModelCard:
                      trained_at=served.trained_at, loaded_at=served.loaded_at, algorithm=served.model.scorer.algo,
                      threshold=meta.threshold, holdout_metrics=meta.holdout_metrics,
                      input_schema=meta.schema.to_dict(), load_error=store.last_error)
+
+
+@router.get("/models", responses={503: {"model": ErrorBody}})
+def models(request: Request) -> dict:
+    """Every registered version of the served model, newest first: aliases, holdout metrics, the champion
+    decision and why, and a link to its training run (leaderboard, notebook) in the MLflow UI."""
+    store, settings = _store(request), _settings(request)
+    try:
+        versions = version_history(store.client, settings.model_name, settings.mlflow_ui_url)
+    except Exception as exc:  # noqa: BLE001 - registry down: say so, keep serving
+        raise ApiError(503, f"the registry at {settings.tracking_uri} cannot list versions: {exc}") from exc
+    served = store.current
+    return {"name": settings.model_name, "alias": settings.model_alias,
+            "serving_version": served.version if served else None, "versions": versions}
 
 
 @router.get("/health")

@@ -15,6 +15,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from automlkit.drift import batch_drift
 from automlkit.errors import Problem
 from automlkit.schema import conform, conform_records, decode_csv, parse_csv
 from automlkit.spreadsheet import has_formulas, neutralise_frame
@@ -33,6 +34,7 @@ class Scored:
     warnings: list[Problem]
     text: str | None = None  # the CSV text as received (decoded), for CSV input
     records: list[dict] | None = None  # the records as received, for JSON input
+    drift: list[dict] | None = None  # per-feature PSI against the training distribution, when asked for
 
     @property
     def rows(self) -> int:
@@ -48,30 +50,31 @@ def _typed_ids(values: pd.Series) -> list:
 
 
 def _finish(served: ServedModel, features, rows: int, ids: list | None, warnings: list[Problem],
-            **source) -> Scored:
+            drift: bool = False, **source) -> Scored:
     scorer = served.model.scorer
     probability = scorer.score_matrix(scorer.encode(features, rows))
     labels = (probability >= served.model.meta.threshold).astype(np.int64)
-    return Scored(probability, labels, ids, warnings, **source)
+    report = batch_drift(served.model.meta.schema.drift_reference, features, rows) if drift else None
+    return Scored(probability, labels, ids, warnings, drift=report, **source)
 
 
-def score_csv(served: ServedModel, raw: bytes, settings: ApiSettings) -> Scored:
+def score_csv(served: ServedModel, raw: bytes, settings: ApiSettings, drift: bool = False) -> Scored:
     """Score a CSV (or gzip CSV) body; raises ``DataContractError`` naming columns and rows."""
     schema = served.model.meta.schema
     text = decode_csv(raw, settings.max_upload_bytes)
     frame = parse_csv(text, settings.max_rows, numeric=[c.name for c in schema.columns if c.kind == "numeric"])
     conformed = conform(frame, schema)
     ids = _typed_ids(frame[schema.id_column]) if schema.id_column in frame.columns else None
-    return _finish(served, conformed.features, len(frame), ids, conformed.warnings, text=text)
+    return _finish(served, conformed.features, len(frame), ids, conformed.warnings, drift, text=text)
 
 
-def score_records(served: ServedModel, records: list[dict]) -> Scored:
+def score_records(served: ServedModel, records: list[dict], drift: bool = False) -> Scored:
     """Score JSON records; raises ``DataContractError`` naming columns and rows."""
     schema = served.model.meta.schema
     conformed = conform_records(records, schema)
     id_column = schema.id_column
     ids = [r.get(id_column) for r in records] if id_column and any(id_column in r for r in records) else None
-    return _finish(served, conformed.features, len(records), ids, conformed.warnings, records=records)
+    return _finish(served, conformed.features, len(records), ids, conformed.warnings, drift, records=records)
 
 
 def ranking(scored: Scored) -> np.ndarray:
@@ -92,9 +95,19 @@ def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> 
     else:
         predictions = [{"row": r, "id": i, "probability": p, "label": lab, "rank": k}
                        for k, (r, i, p, lab) in enumerate(zip(rows, ids, probability, labels), start=1)]
-    return orjson.dumps({"model": served.name, "version": served.version,
-                         "threshold": served.model.meta.threshold, "rows": scored.rows,
-                         "predictions": predictions, "warnings": [w.to_dict() for w in scored.warnings]})
+    body = {"model": served.name, "version": served.version, "threshold": served.model.meta.threshold,
+            "rows": scored.rows, "predictions": predictions, "warnings": [w.to_dict() for w in scored.warnings]}
+    if scored.drift is not None:
+        body["drift"] = scored.drift
+    return orjson.dumps(body)
+
+
+def drift_header(scored: Scored) -> dict[str, str]:
+    """``X-Drift``: the features past the PSI alert as ``name=psi`` (``none`` if none), for any answer."""
+    if scored.drift is None:
+        return {}
+    drifted = [f"{r['column']}={r['psi']:.3f}" for r in scored.drift if r["drifted"]]
+    return {"X-Drift": ",".join(drifted) or "none"}
 
 
 def _plain_lines(text: str | None, rows: int) -> list[str] | None:

@@ -139,6 +139,45 @@ def test_openapi_documents_both_request_forms(api):
     assert requests.get(f"{api}/docs", timeout=10).status_code == 200
 
 
+def test_drift_reports_every_feature_and_flags_a_shifted_batch(api, customers):
+    batch = customers.head(1500)
+    calm = csv_upload(api, batch.to_csv(index=False).encode(), params={"drift": "true"})
+    assert calm.status_code == 200 and calm.headers["X-Drift"] == "none"
+    report = {r["column"]: r for r in calm.json()["drift"]}
+    assert set(report) == set(ROW) - {"id"}
+    assert all(not r["drifted"] and r["psi"] < 0.2 and r["rows"] == 1500 for r in report.values()), report
+
+    older = batch.assign(Age=batch["Age"] + 25)
+    answer = csv_upload(api, older.to_csv(index=False).encode(), params={"drift": "true"},
+                        headers={"Accept": "text/csv"})
+    assert answer.status_code == 200 and answer.headers["X-Drift"].startswith("Age=")
+    records = requests.post(f"{api}/predict", params={"drift": "true"}, timeout=60,
+                            json={"records": older.head(500).to_dict("records")}).json()
+    top = records["drift"][0]
+    assert top["column"] == "Age" and top["drifted"] and top["psi"] > 0.2
+    assert top["batch_share"] != top["training_share"]
+    plain = requests.post(f"{api}/predict", json={"records": [ROW]}, timeout=10)
+    assert "drift" not in plain.json() and "X-Drift" not in plain.headers
+
+
+def test_models_lists_versions_with_metrics_and_the_reason_for_the_alias(api, api_champion):
+    champion = str(MlflowClient(api_champion).get_model_version_by_alias(API_MODEL, "champion").version)
+    body = requests.get(f"{api}/models", timeout=30).json()
+    assert body["name"] == API_MODEL and body["serving_version"] == champion
+    numbers = [int(v["version"]) for v in body["versions"]]
+    assert numbers == sorted(numbers, reverse=True)
+    current = next(v for v in body["versions"] if v["version"] == champion)
+    assert "champion" in current["aliases"] and current["decision"]
+    assert 0.5 < current["holdout_metrics"]["auc"] <= 1 and current["holdout_metrics"]["logloss"] > 0
+    assert current["run_url"] == (f"{api_champion}/#/experiments/"
+                                  f"{mlflow_experiment_of(api_champion, current['run_id'])}/runs/{current['run_id']}")
+    assert requests.get(current["run_url"].split("#")[0], timeout=30).status_code == 200  # the MLflow UI
+
+
+def mlflow_experiment_of(tracking_uri: str, run_id: str) -> str:
+    return MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
+
+
 # ----------------------------------------------------------------------------------------------- bad input
 
 

@@ -131,6 +131,37 @@ def test_bad_csv_shows_a_readable_message(browser, dashboard, customers_csv, tmp
     page.screenshot(path=str(SCREENSHOTS / "6-not-utf8.png"), full_page=True)
 
 
+def test_drift_warning_and_model_history(browser, dashboard, api, customers_csv, tmp_path):
+    page = open_dashboard(browser, dashboard)
+    upload(page, customers_csv)
+    page.wait_for_selector("text=400 rows", timeout=60_000)
+    page.click("button:has-text('Predict')")
+    page.wait_for_selector(".drift-ok", timeout=120_000)  # real customers: no feature drifts
+
+    older = tmp_path / "older.csv"
+    pd.read_csv(customers_csv).assign(Age=lambda d: d["Age"] + 25).to_csv(older, index=False)
+    upload(page, older)
+    page.wait_for_selector("text=older.csv", timeout=60_000)
+    page.click("button:has-text('Predict')")
+    page.wait_for_selector(".drift-warning", timeout=120_000)
+    drift = requests.post(f"{api}/predict", params={"drift": "true"}, files={"file": ("o.csv", older.read_bytes())},
+                          timeout=60).json()["drift"]
+    shown = page.eval_on_selector_all("table.drift tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    assert shown == [r["column"] for r in drift if r["drifted"]] and shown[0] == "Age"
+    page.screenshot(path=str(SCREENSHOTS / "9-drift-warning.png"), full_page=True)
+
+    page.click(".lm-TabBar-tab:has-text('Model history')")
+    page.wait_for_selector("table.history", timeout=60_000)
+    models = requests.get(f"{api}/models", timeout=30).json()
+    versions = page.eval_on_selector_all("table.history tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    assert [v.split(" ")[0] for v in versions] == [f"v{v['version']}" for v in models["versions"]]
+    champion = next(v for v in models["versions"] if "champion" in v["aliases"])
+    row = page.locator("table.history tbody tr", has_text=f"v{champion['version']}").first
+    assert "champion" in row.inner_text() and champion["decision"] in row.inner_text()
+    assert row.locator("a").get_attribute("href") == champion["run_url"]
+    page.screenshot(path=str(SCREENSHOTS / "10-model-history.png"), full_page=True)
+
+
 def test_api_down_says_so_plainly(browser, tmp_path):
     process, url = start_dashboard(f"http://127.0.0.1:{free_port()}", tmp_path / "voila.log")
     try:

@@ -82,3 +82,30 @@ def test_unreachable_api_is_reported_plainly():
     client = view.ApiClient(view.DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
     with pytest.raises(view.ApiUnavailable, match="not reachable"):
         client.model_card()
+
+
+def test_drift_is_a_warning_table_of_the_drifted_features_only():
+    drift = [{"column": "Age", "psi": 1.234, "drifted": True, "rows": 9, "bin": "<= 25", "training_share": 0.2,
+              "batch_share": 0.01},
+             {"column": "Gender", "psi": 0.01, "drifted": False, "rows": 9, "bin": "Male", "training_share": 0.5,
+              "batch_share": 0.51}]
+    shown = view.drift_html(drift)
+    assert "drift-warning" in shown and "<b>Age</b>" in shown and "1.234" in shown and "Gender" not in shown
+    assert "20.0%" in shown and "1.0%" in shown and "&lt;= 25" in shown
+    calm = view.drift_html(drift[1:])
+    assert "drift-ok" in calm and "0.010" in calm
+    assert view.drift_html(None) == ""
+
+
+def test_history_marks_the_champion_and_links_the_run():
+    models = {"serving_version": "2", "versions": [
+        {"version": "2", "aliases": ["champion"], "created_at": "2026-11-26T01:00:00+00:00", "run_id": "r2",
+         "holdout_metrics": {"auc": 0.85, "logloss": 0.27}, "decision": "v2 beats champion v1",
+         "run_url": "http://mlflow:5000/#/experiments/1/runs/r2"},
+        {"version": "1", "aliases": [], "created_at": "2026-11-25T01:00:00+00:00", "run_id": None,
+         "holdout_metrics": {}, "decision": "", "run_url": None}]}
+    shown = view.history_html(models)
+    assert shown.index("v2") < shown.index("v1") and "(serving)" in shown
+    assert "alias-champion" in shown and "0.8500" in shown and "v2 beats champion v1" in shown
+    assert "href='http://mlflow:5000/#/experiments/1/runs/r2'" in shown
+    assert view.history_html({"versions": []}) == "<p>No registered versions yet.</p>"

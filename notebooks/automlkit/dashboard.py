@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 import requests  # noqa: E402
 
 from .errors import DataContractError, Problem  # noqa: E402
+from .drift import PSI_ALERT  # noqa: E402
 from .metrics import cumulative_gains  # noqa: E402
 from .schema import read_csv  # noqa: E402
 from .settings import DEFAULT_MAX_UPLOAD_BYTES, max_upload_bytes  # noqa: E402
@@ -91,10 +92,15 @@ class ApiClient:
             raise ApiUnavailable(f"The prediction service has no model loaded yet: {reason}")
         return card
 
+    def models(self) -> dict:
+        """``GET /models``: the registered versions, their metrics and aliases, and why."""
+        return self._call("GET", "/models").json()
+
     def predict(self, filename: str, content: bytes) -> tuple[dict, bytes]:
-        """Score a CSV: the ranked JSON answer, and the scored CSV (input columns + probability + label)."""
+        """Score a CSV: the ranked JSON answer (with drift), and the scored CSV (input columns + probability
+        + label)."""
         files = {"file": (filename, content, "application/octet-stream")}
-        ranked = self._call("POST", "/predict", params={"rank": "true"}, files=files).json()
+        ranked = self._call("POST", "/predict", params={"rank": "true", "drift": "true"}, files=files).json()
         scored_csv = self._call("POST", "/predict", files=files, headers={"Accept": "text/csv"}).content
         return ranked, scored_csv
 
@@ -123,6 +129,44 @@ def problems_html(detail: str, problems: list[Problem], title: str = "The file c
         f"<li><b>{html.escape(p.column) if p.column else 'File'}</b>"
         f"{_rows_text(p)}: {html.escape(p.message)}</li>" for p in items)
     return f"<div class='problems'><p>{html.escape(title)}</p><ul>{rows}</ul></div>"
+
+
+def drift_html(drift: list[dict] | None) -> str:
+    """A warning table of the features whose population moved past the PSI alert, or a calm line."""
+    if drift is None:
+        return ""
+    drifted = [r for r in drift if r["drifted"]]
+    if not drifted:
+        return (f"<p class='drift-ok'>No feature drifts from the training data (largest PSI "
+                f"{max((r['psi'] for r in drift), default=0):.3f}, alert above {PSI_ALERT}).</p>")
+    rows = "".join(
+        f"<tr><td><b>{html.escape(r['column'])}</b></td><td>{r['psi']:.3f}</td><td>{html.escape(str(r['bin']))}</td>"
+        f"<td>{r['training_share']:.1%}</td><td>{r['batch_share']:.1%}</td></tr>" for r in drifted)
+    return ("<div class='drift-warning'><p><b>Drift warning:</b> these features differ from the data the model "
+            f"was trained on (population stability index above {PSI_ALERT}); predictions may be less reliable."
+            "</p><table class='drift'><thead><tr><th>feature</th><th>PSI</th><th>most changed bin</th>"
+            f"<th>training share</th><th>this file</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+
+def history_html(models: dict) -> str:
+    """The registered versions, newest first: aliases, holdout metrics, why, and a link to the run."""
+    rows = []
+    for v in models.get("versions", []):
+        metrics = v.get("holdout_metrics") or {}
+        badges = "".join(f"<span class='alias alias-{html.escape(a)}'>{html.escape(a)}</span>" for a in v["aliases"])
+        serving = " <small>(serving)</small>" if v["version"] == models.get("serving_version") else ""
+        link = (f"<a href='{html.escape(v['run_url'])}' target='_blank'>leaderboard &amp; run in MLflow</a>"
+                if v.get("run_url") else "")
+        rows.append(
+            f"<tr><td>v{html.escape(v['version'])}{serving}</td><td>{badges}</td>"
+            f"<td>{html.escape(v['created_at'].replace('T', ' ').removesuffix('+00:00'))}</td>"
+            + "".join(f"<td>{metrics[m]:.4f}</td>" if m in metrics else "<td></td>" for m in ("auc", "logloss", "aucpr"))
+            + f"<td>{html.escape(v.get('decision') or '')}</td><td>{link}</td></tr>")
+    if not rows:
+        return "<p>No registered versions yet.</p>"
+    return ("<table class='history'><thead><tr><th>version</th><th>alias</th><th>registered (UTC)</th>"
+            "<th>holdout AUC</th><th>logloss</th><th>AUCPR</th><th>champion decision</th><th></th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def scored_html(ranked: dict) -> str:

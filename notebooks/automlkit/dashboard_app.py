@@ -26,6 +26,12 @@ table.ranked th, table.ranked td, table.preview th, table.preview td { padding: 
 .download-link { font-weight: bold; font-size: 14px; }
 .above-count { font-weight: bold; }
 .table-box { overflow-x: auto; max-width: 100%; }
+.drift-warning { color: #7a4b00; background: #fff4e0; padding: 4px 10px; border-radius: 4px; }
+.drift-ok { color: #2e6b30; }
+table.drift, table.history { border-collapse: collapse; font-size: 12px; }
+table.drift th, table.drift td, table.history th, table.history td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; }
+.alias { padding: 1px 6px; border-radius: 8px; background: #ddd; margin-right: 4px; }
+.alias-champion { background: #2e7d32; color: white; }
 </style>"""
 
 
@@ -64,18 +70,26 @@ class Dashboard:
                                              layout=widgets.Layout(width="480px"))
         self.above_label = widgets.HTML()
         self.download_box = widgets.HTML()
+        self.drift_box = widgets.HTML()
         self.results = widgets.VBox([
+            self.drift_box,
             widgets.HTML("<h3>Customers ranked by probability</h3>"), self.table_box,
             widgets.HBox([self.prev_button, self.page_label, self.next_button]),
             widgets.HBox([self.histogram, self.gains]),
             widgets.HBox([self.threshold, self.above_label]),
             self.download_box,
         ], layout=widgets.Layout(display="none"))
-        self.widget = widgets.VBox([
-            widgets.HTML(STYLE), widgets.HBox([self.card_box, self.retry]),
+        scoring = widgets.VBox([
             widgets.HBox([self.upload, self.upload_help]), self.status, self.preview_box,
             widgets.HBox([self.predict_button, self.progress]), self.messages, self.results,
         ])
+        self.history_box = widgets.HTML()
+        self.history_refresh = widgets.Button(description="Refresh")
+        history = widgets.VBox([self.history_refresh, self.history_box])
+        self.tabs = widgets.Tab(children=[scoring, history])
+        self.tabs.set_title(0, "Score customers")
+        self.tabs.set_title(1, "Model history")
+        self.widget = widgets.VBox([widgets.HTML(STYLE), widgets.HBox([self.card_box, self.retry]), self.tabs])
 
         self.retry.on_click(lambda _: self.load_card())
         self.upload.observe(self.on_upload, names="value")
@@ -83,6 +97,8 @@ class Dashboard:
         self.prev_button.on_click(lambda _: self.show_page(self.page_number - 1))
         self.next_button.on_click(lambda _: self.show_page(self.page_number + 1))
         self.threshold.observe(lambda change: self.show_threshold(change["new"]), names="value")
+        self.history_refresh.on_click(lambda _: self.load_history())
+        self.tabs.observe(lambda change: self.load_history() if change["new"] == 1 else None, names="selected_index")
         self.load_card()
 
     # ------------------------------------------------------------------------------------------ steps
@@ -101,6 +117,13 @@ class Dashboard:
             self.retry.layout.display = "none"
             self.threshold.value = float(self.card.get("threshold") or 0.5)
         self._enable_predict()
+
+    def load_history(self) -> None:
+        """Fetch ``GET /models`` into the history tab."""
+        try:
+            self.history_box.value = view.history_html(self.client.models())
+        except (view.ApiUnavailable, view.ApiRejected) as exc:
+            self.history_box.value = f"<div class='api-down'><b>The model history is unavailable.</b> {exc}</div>"
 
     def on_upload(self, change) -> None:
         """Keep the uploaded file and show its first rows and row count."""
@@ -162,6 +185,7 @@ class Dashboard:
         self.probability = np.array([p["probability"] for p in ranked["predictions"]])
         labels = view.target_labels(scored.iloc[[p["row"] - 1 for p in ranked["predictions"]]], self.card or {})
         self.messages.value = view.scored_html(ranked)
+        self.drift_box.value = view.drift_html(ranked.get("drift"))
         self.gains.value = view.gains_png(self.probability, labels)
         self.download_box.value = view.download_link(scored_csv, view.scored_filename(self.upload_name))
         self.show_page(0)

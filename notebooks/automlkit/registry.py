@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import mlflow
 import numpy as np
@@ -80,3 +81,36 @@ def champion_or_challenger(model_name: str, new_version: str, new_value: float, 
     client.set_model_version_tag(model_name, new_version, "decision", reason[:5000])
     log.info("%s -> alias %s", reason, alias)
     return Decision(promoted, alias, metric, new_value, champion_value, current, reason)
+
+
+HISTORY_METRICS = ("auc", "logloss", "aucpr")
+
+
+def version_history(client: MlflowClient, model_name: str, ui_url: str = "") -> list[dict]:
+    """Every version of ``model_name``, newest first: aliases, created-at, holdout metrics of its training
+    run, the champion decision (why it did or did not take the alias) and the run's MLflow UI address."""
+    history = []
+    # search results carry no aliases: the registered model has them (alias -> version)
+    aliases: dict[str, list[str]] = {}
+    for alias, number in (client.get_registered_model(model_name).aliases or {}).items():
+        aliases.setdefault(str(number), []).append(alias)
+    for version in sorted(client.search_model_versions(f"name='{model_name}'"), key=lambda v: -int(v.version)):
+        metrics, experiment_id = {}, None
+        if version.run_id:
+            try:
+                run = client.get_run(version.run_id)
+            except MlflowException:  # the run was deleted: the version stays listed
+                run = None
+            if run is not None:
+                experiment_id = run.info.experiment_id
+                metrics = {m: run.data.metrics[f"holdout_{m}"] for m in HISTORY_METRICS
+                           if f"holdout_{m}" in run.data.metrics}
+        created = datetime.fromtimestamp(version.creation_timestamp / 1000, tz=timezone.utc)
+        history.append({
+            "version": str(version.version), "aliases": sorted(aliases.get(str(version.version), [])),
+            "created_at": created.isoformat(timespec="seconds"), "run_id": version.run_id,
+            "holdout_metrics": metrics, "decision": (version.tags or {}).get("decision", ""),
+            "run_url": (f"{ui_url}/#/experiments/{experiment_id}/runs/{version.run_id}"
+                        if ui_url and experiment_id and version.run_id else None),
+        })
+    return history

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataContractError, Problem, make_problem
+from .drift import DriftReference
 from .features import TargetEncoding
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -54,6 +55,8 @@ class Schema:
     positive_class: str = "1"
     classes: list[str] = field(default_factory=lambda: ["0", "1"])
     target_encodings: list[TargetEncoding] = field(default_factory=list)
+    #: per-feature training distributions (``automlkit.drift``); empty for models trained without them
+    drift_reference: list[DriftReference] = field(default_factory=list)
 
     @property
     def feature_names(self) -> list[str]:
@@ -82,6 +85,7 @@ class Schema:
         data = dict(data)
         data["columns"] = [ColumnSpec(**c) for c in data["columns"]]
         data["target_encodings"] = [TargetEncoding(**e) for e in data.get("target_encodings", [])]
+        data["drift_reference"] = [DriftReference(**r) for r in data.get("drift_reference", [])]
         return cls(**data)
 
 

@@ -20,6 +20,7 @@ from . import plots
 from .metrics import binary_metrics, max_f1_threshold
 from .pyfunc_model import META_FILE, ModelMeta
 from .errors import DataContractError, Problem
+from .drift import fit_references
 from .features import fit_target_encodings
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
 from .settings import Settings
@@ -103,6 +104,8 @@ def prepare_data(params: TrainParams) -> PreparedData:
         schema.target_encodings, train_encoded = fit_target_encodings(
             {c: canonical_levels(train[c]) for c in params.target_encoding}, labels(train, schema),
             smoothing=params.target_encoding_smoothing, seed=params.seed)
+    schema.drift_reference = fit_references(conform(frame[~holdout], schema).features,
+                                            {c.name: c.kind for c in schema.columns})
     fingerprint = {
         "data_path": str(params.data_path),
         "data_sha256": csv_fingerprint(params.data_path),
