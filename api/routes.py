@@ -134,7 +134,9 @@ def _parse_records(body: bytes, settings: ApiSettings) -> list[dict]:
 async def predict(request: Request,
                   rank: bool = Query(False, description="order rows by probability, most likely first"),
                   drift: bool = Query(False, description="add each feature's population stability index "
-                                                         "against the training data (`drift`, header `X-Drift`)")):
+                                                         "against the training data (`drift`, header `X-Drift`)"),
+                  explain: bool = Query(False, description="add each row's top SHAP contributions (tree models; "
+                                                           "at most 1,000 rows), JSON answers only")):
     """Score a CSV upload (multipart field `file`, gzip accepted) or JSON records with the champion."""
     settings = _settings(request)
     served = _served(request)
@@ -152,9 +154,9 @@ async def predict(request: Request,
     else:
         source = _parse_records(body, settings)
     if is_csv:
-        scored = await run_in_threadpool(scoring.score_csv, served, source, settings, drift)
-    elif len(source) > INLINE_ROWS:
-        scored = await run_in_threadpool(scoring.score_records, served, source, drift)
+        scored = await run_in_threadpool(scoring.score_csv, served, source, settings, drift, explain)
+    elif len(source) > INLINE_ROWS or explain:
+        scored = await run_in_threadpool(scoring.score_records, served, source, drift, explain)
     else:  # a handful of rows: scoring on the event loop is faster than a thread hop
         scored = scoring.score_records(served, source, drift)
     order = scoring.ranking(scored) if rank else None

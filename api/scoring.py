@@ -21,6 +21,7 @@ from automlkit.schema import conform, conform_records, decode_csv, parse_csv
 from automlkit.spreadsheet import has_formulas, neutralise_frame
 
 from .config import ApiSettings
+from .errors import ApiError
 from .model_store import ServedModel
 
 
@@ -35,6 +36,7 @@ class Scored:
     text: str | None = None  # the CSV text as received (decoded), for CSV input
     records: list[dict] | None = None  # the records as received, for JSON input
     drift: list[dict] | None = None  # per-feature PSI against the training distribution, when asked for
+    explain: dict | None = None  # per-row top contributions (or why there are none), when asked for
 
     @property
     def rows(self) -> int:
@@ -49,32 +51,63 @@ def _typed_ids(values: pd.Series) -> list:
     return values.tolist()
 
 
+#: Contributions per row returned by ``explain=true``, and the rows it may explain at once.
+TOP_CONTRIBUTIONS = 5
+MAX_EXPLAIN_ROWS = 1000
+
+
 def _finish(served: ServedModel, features, rows: int, ids: list | None, warnings: list[Problem],
-            drift: bool = False, **source) -> Scored:
+            drift: bool = False, explain: bool = False, **source) -> Scored:
     scorer = served.model.scorer
-    probability = scorer.score_matrix(scorer.encode(features, rows))
+    matrix = scorer.encode(features, rows)
+    probability = scorer.score_matrix(matrix)
     labels = (probability >= served.model.meta.threshold).astype(np.int64)
     report = batch_drift(served.model.meta.schema.drift_reference, features, rows) if drift else None
-    return Scored(probability, labels, ids, warnings, drift=report, **source)
+    return Scored(probability, labels, ids, warnings, drift=report,
+                  explain=explanations(scorer, matrix) if explain else None, **source)
 
 
-def score_csv(served: ServedModel, raw: bytes, settings: ApiSettings, drift: bool = False) -> Scored:
+def explanations(scorer, matrix: np.ndarray) -> dict:
+    """Per row, the features that pushed its score most (SHAP contributions to the log-odds), or why the
+    model cannot say."""
+    if not scorer.has_contributions:
+        return {"available": False,
+                "message": f"this model ({scorer.algo.removesuffix('MojoModel')}) has no per-feature "
+                           "contributions; tree models (GBM, DRF, XGBoost) have them"}
+    if len(matrix) > MAX_EXPLAIN_ROWS:
+        raise ApiError(413, f"explain=true explains at most {MAX_EXPLAIN_ROWS} rows at once; "
+                            f"this request has {len(matrix)}")
+    names, values = scorer.contributions(matrix)
+    features, bias = values[:, :-1], values[:, -1]
+    top = np.argsort(-np.abs(features), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    shown = np.take_along_axis(features, top, axis=1)
+    other = features.sum(axis=1) - shown.sum(axis=1)
+    rows = [{"bias": float(bias[r]), "other": float(other[r]),
+             "top": [{"feature": names[j], "contribution": float(features[r, j])} for j in top[r]]}
+            for r in range(len(matrix))]
+    return {"available": True, "unit": "log-odds of the positive class: bias + top + other = the row's logit",
+            "rows": rows}
+
+
+def score_csv(served: ServedModel, raw: bytes, settings: ApiSettings, drift: bool = False,
+              explain: bool = False) -> Scored:
     """Score a CSV (or gzip CSV) body; raises ``DataContractError`` naming columns and rows."""
     schema = served.model.meta.schema
     text = decode_csv(raw, settings.max_upload_bytes)
     frame = parse_csv(text, settings.max_rows, numeric=[c.name for c in schema.columns if c.kind == "numeric"])
     conformed = conform(frame, schema)
     ids = _typed_ids(frame[schema.id_column]) if schema.id_column in frame.columns else None
-    return _finish(served, conformed.features, len(frame), ids, conformed.warnings, drift, text=text)
+    return _finish(served, conformed.features, len(frame), ids, conformed.warnings, drift, explain, text=text)
 
 
-def score_records(served: ServedModel, records: list[dict], drift: bool = False) -> Scored:
+def score_records(served: ServedModel, records: list[dict], drift: bool = False, explain: bool = False) -> Scored:
     """Score JSON records; raises ``DataContractError`` naming columns and rows."""
     schema = served.model.meta.schema
     conformed = conform_records(records, schema)
     id_column = schema.id_column
     ids = [r.get(id_column) for r in records] if id_column and any(id_column in r for r in records) else None
-    return _finish(served, conformed.features, len(records), ids, conformed.warnings, drift, records=records)
+    return _finish(served, conformed.features, len(records), ids, conformed.warnings, drift, explain,
+                   records=records)
 
 
 def ranking(scored: Scored) -> np.ndarray:
@@ -95,10 +128,15 @@ def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> 
     else:
         predictions = [{"row": r, "id": i, "probability": p, "label": lab, "rank": k}
                        for k, (r, i, p, lab) in enumerate(zip(rows, ids, probability, labels), start=1)]
+    if scored.explain is not None and scored.explain["available"]:
+        for prediction, position in zip(predictions, positions.tolist()):
+            prediction["explanation"] = scored.explain["rows"][position]
     body = {"model": served.name, "version": served.version, "threshold": served.model.meta.threshold,
             "rows": scored.rows, "predictions": predictions, "warnings": [w.to_dict() for w in scored.warnings]}
     if scored.drift is not None:
         body["drift"] = scored.drift
+    if scored.explain is not None:
+        body["explain"] = {k: v for k, v in scored.explain.items() if k != "rows"}
     return orjson.dumps(body)
 
 

@@ -96,6 +96,20 @@ def test_upload_predict_rank_threshold_and_download(browser, dashboard, api, cus
                            f"document.querySelector('.above-count').textContent === '{expected:,}'", timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "4-threshold-moved.png"), full_page=True)
 
+    # the most likely customer is selected: its reasons are the API's own explanation of that row
+    page.wait_for_selector(".reasons, .no-reasons", timeout=60_000)
+    scored = pd.read_csv(customers_csv)
+    record = scored[scored["id"] == ranked[0]["id"]].iloc[0].to_dict()
+    explained = requests.post(f"{api}/predict", params={"explain": "true"}, json={"records": [record]},
+                              timeout=30).json()
+    if explained["explain"]["available"]:
+        items = page.eval_on_selector_all(".reasons li b", "cells => cells.map(c => c.textContent)")
+        assert items == [t["feature"] for t in explained["predictions"][0]["explanation"]["top"]]
+    else:
+        assert explained["explain"]["message"] in page.inner_text(".no-reasons")
+    page.locator("text=Why a customer scores").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "11-customer-reasons.png"), full_page=True)
+
     with page.expect_download() as download:
         page.click(".download-link")
     downloaded = open(download.value.path(), "rb").read()

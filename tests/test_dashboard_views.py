@@ -109,3 +109,25 @@ def test_history_marks_the_champion_and_links_the_run():
     assert "alias-champion" in shown and "0.8500" in shown and "v2 beats champion v1" in shown
     assert "href='http://mlflow:5000/#/experiments/1/runs/r2'" in shown
     assert view.history_html({"versions": []}) == "<p>No registered versions yet.</p>"
+
+
+EXPLAINED = {"predictions": [{"row": 1, "probability": 0.42, "explanation": {
+    "bias": -2.0, "other": 0.1, "top": [{"feature": "Vehicle_Damage", "contribution": 1.5},
+                                       {"feature": "Previously_Insured", "contribution": -0.7}]}}],
+    "explain": {"available": True, "unit": "log-odds"}}
+
+
+def test_reasons_list_the_top_features_with_their_direction_and_chart():
+    shown = view.reasons_html(EXPLAINED)
+    assert "42.0%" in shown
+    assert "<b>Vehicle_Damage</b> raises the score (+1.500)" in shown
+    assert "<b>Previously_Insured</b> lowers the score (-0.700)" in shown
+    assert view.reasons_png(EXPLAINED).startswith(b"\x89PNG")
+    none = {"predictions": [{"row": 1, "probability": 0.1}],
+            "explain": {"available": False, "message": "this model (Glm) has no per-feature contributions"}}
+    assert "no-reasons" in view.reasons_html(none) and "(Glm)" in view.reasons_html(none)
+
+
+def test_customer_record_drops_the_score_columns():
+    scored = pd.DataFrame({"id": ["7"], "Age": ["44"], "probability": ["0.3"], "label": ["1"], "rank": ["1"]})
+    assert view.customer_record(scored, 0) == {"id": "7", "Age": "44"}

@@ -92,6 +92,10 @@ class ApiClient:
             raise ApiUnavailable(f"The prediction service has no model loaded yet: {reason}")
         return card
 
+    def explain(self, record: dict) -> dict:
+        """``POST /predict?explain=true`` for one customer: its prediction and ``explain`` block."""
+        return self._call("POST", "/predict", params={"explain": "true"}, json={"records": [record]}).json()
+
     def models(self) -> dict:
         """``GET /models``: the registered versions, their metrics and aliases, and why."""
         return self._call("GET", "/models").json()
@@ -229,6 +233,41 @@ def pages(table: pd.DataFrame, size: int = PAGE_ROWS) -> int:
 def above(probability: np.ndarray, threshold: float) -> int:
     """How many customers have a probability at or above ``threshold``."""
     return int(np.count_nonzero(np.asarray(probability) >= threshold))
+
+
+#: Columns the API adds to a scored CSV: not inputs of the model.
+SCORE_COLUMNS = ("probability", "label", "rank")
+
+
+def customer_record(scored: pd.DataFrame, position: int) -> dict:
+    """Row ``position`` of the scored CSV as the input record it came from (the API's own columns dropped)."""
+    row = scored.iloc[position]
+    return {k: v for k, v in row.items() if k not in SCORE_COLUMNS}
+
+
+def reasons_html(answer: dict) -> str:
+    """The top reasons for one customer as a list (feature, push up or down), or why there are none."""
+    explain = answer.get("explain") or {}
+    if not explain.get("available"):
+        return f"<p class='no-reasons'>{html.escape(explain.get('message', 'No explanation available.'))}</p>"
+    prediction = answer["predictions"][0]
+    items = "".join(
+        f"<li><b>{html.escape(t['feature'])}</b> {'raises' if t['contribution'] > 0 else 'lowers'} the score "
+        f"({t['contribution']:+.3f})</li>" for t in prediction["explanation"]["top"])
+    return (f"<div class='reasons'><p>Probability {prediction['probability']:.1%}. Top reasons "
+            f"(SHAP contributions to the log-odds):</p><ol>{items}</ol></div>")
+
+
+def reasons_png(answer: dict) -> bytes:
+    """A small bar chart of one customer's top contributions and the rest, red up and blue down."""
+    explanation = answer["predictions"][0]["explanation"]
+    names = [t["feature"] for t in explanation["top"]] + ["all other features"]
+    values = [t["contribution"] for t in explanation["top"]] + [explanation["other"]]
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.barh(names[::-1], values[::-1], color=["#c44e52" if v > 0 else "#4c72b0" for v in values[::-1]])
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set(xlabel="contribution to the log-odds", title="Why this customer scores as they do")
+    return _png(fig)
 
 
 def histogram_png(probability: np.ndarray, threshold: float) -> bytes:

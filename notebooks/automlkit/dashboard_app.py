@@ -32,6 +32,7 @@ table.drift, table.history { border-collapse: collapse; font-size: 12px; }
 table.drift th, table.drift td, table.history th, table.history td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; }
 .alias { padding: 1px 6px; border-radius: 8px; background: #ddd; margin-right: 4px; }
 .alias-champion { background: #2e7d32; color: white; }
+.reasons ol { margin: 2px 0; }
 </style>"""
 
 
@@ -71,12 +72,18 @@ class Dashboard:
         self.above_label = widgets.HTML()
         self.download_box = widgets.HTML()
         self.drift_box = widgets.HTML()
+        self.scored = pd.DataFrame()
+        self.customer = widgets.Dropdown(description="Customer", options=[], layout=widgets.Layout(width="420px"))
+        self.reasons_box = widgets.HTML()
+        self.reasons_chart = widgets.Image(format="png", layout=widgets.Layout(width="480px", display="none"))
         self.results = widgets.VBox([
             self.drift_box,
             widgets.HTML("<h3>Customers ranked by probability</h3>"), self.table_box,
             widgets.HBox([self.prev_button, self.page_label, self.next_button]),
             widgets.HBox([self.histogram, self.gains]),
             widgets.HBox([self.threshold, self.above_label]),
+            widgets.HTML("<h3>Why a customer scores high or low</h3>"), self.customer,
+            widgets.HBox([self.reasons_chart, self.reasons_box]),
             self.download_box,
         ], layout=widgets.Layout(display="none"))
         scoring = widgets.VBox([
@@ -98,6 +105,7 @@ class Dashboard:
         self.next_button.on_click(lambda _: self.show_page(self.page_number + 1))
         self.threshold.observe(lambda change: self.show_threshold(change["new"]), names="value")
         self.history_refresh.on_click(lambda _: self.load_history())
+        self.customer.observe(lambda change: self.show_reasons(change["new"]), names="value")
         self.tabs.observe(lambda change: self.load_history() if change["new"] == 1 else None, names="selected_index")
         self.load_card()
 
@@ -190,7 +198,29 @@ class Dashboard:
         self.download_box.value = view.download_link(scored_csv, view.scored_filename(self.upload_name))
         self.show_page(0)
         self.show_threshold(self.threshold.value)
+        self.scored = scored
+        self.customer.options = [
+            (f"#{p['rank']} · id {p['id'] if p['id'] is not None else p['row']} · {p['probability']:.1%}", p["row"] - 1)
+            for p in ranked["predictions"][:200]]  # the 200 most likely
+        if self.customer.options:  # new options leave nothing selected: select the first, its reasons load
+            self.customer.index = 0
         self.results.layout.display = "flex"
+
+    def show_reasons(self, position: int | None) -> None:
+        """The top reasons (SHAP contributions) for the customer at scored-row ``position``."""
+        if position is None or self.scored.empty:
+            return
+        try:
+            answer = self.client.explain(view.customer_record(self.scored, position))
+        except (view.ApiUnavailable, view.ApiRejected) as exc:
+            self.reasons_box.value = f"<div class='api-down'><b>No explanation:</b> {exc}</div>"
+            self.reasons_chart.layout.display = "none"
+            return
+        self.reasons_box.value = view.reasons_html(answer)
+        available = bool((answer.get("explain") or {}).get("available"))
+        if available:
+            self.reasons_chart.value = view.reasons_png(answer)
+        self.reasons_chart.layout.display = "block" if available else "none"
 
     def show_page(self, number: int) -> None:
         """Page ``number`` of the ranked table."""

@@ -135,3 +135,23 @@ class MojoScorer:
             score0(rows[r], preds)
             out[r] = preds[self._column]
         return out
+
+    @property
+    def has_contributions(self) -> bool:
+        """Whether the MOJO computes per-feature SHAP contributions (tree models: GBM, DRF, XGBoost)."""
+        return hasattr(self.model, "makeContributionsPredictor")
+
+    def contributions(self, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """SHAP contributions of each feature to each row's raw score (log-odds of the positive class for
+        binomial trees), from the MOJO's own TreeSHAP; the last column is the bias term. Rows and features
+        add up to the model's logit. Raises ``ValueError`` for a model without contributions."""
+        if not self.has_contributions:
+            raise ValueError(f"{self.algo} has no per-feature contributions")
+        jpype = self._jpype
+        predictor = self.model.makeContributionsPredictor()  # one per call: not shared between threads
+        names = [str(n) for n in predictor.getContributionNames()]
+        out = np.empty((len(matrix), len(names)))
+        rows = jpype.JArray(jpype.JDouble, 2)(np.ascontiguousarray(matrix, dtype=np.float64))
+        for r in range(len(matrix)):
+            out[r] = np.asarray(predictor.calculateContributions(rows[r]), dtype=np.float64)
+        return names, out
