@@ -59,6 +59,9 @@ MAX_EXPLAIN_ROWS = 1000
 def _finish(served: ServedModel, features, rows: int, ids: list | None, warnings: list[Problem],
             drift: bool = False, explain: bool = False, **source) -> Scored:
     scorer = served.model.scorer
+    if explain and scorer.has_contributions and rows > MAX_EXPLAIN_ROWS:  # refuse before the work
+        raise ApiError(413, f"explain=true explains at most {MAX_EXPLAIN_ROWS} rows at once; "
+                            f"this request has {rows}")
     matrix = scorer.encode(features, rows)
     probability = scorer.score_matrix(matrix)
     labels = (probability >= served.model.meta.threshold).astype(np.int64)
@@ -69,14 +72,11 @@ def _finish(served: ServedModel, features, rows: int, ids: list | None, warnings
 
 def explanations(scorer, matrix: np.ndarray) -> dict:
     """Per row, the features that pushed its score most (SHAP contributions to the log-odds), or why the
-    model cannot say."""
+    model cannot say. ``matrix`` has at most ``MAX_EXPLAIN_ROWS`` rows (checked by the caller)."""
     if not scorer.has_contributions:
         return {"available": False,
                 "message": f"this model ({scorer.algo.removesuffix('MojoModel')}) has no per-feature "
                            "contributions; tree models (GBM, DRF, XGBoost) have them"}
-    if len(matrix) > MAX_EXPLAIN_ROWS:
-        raise ApiError(413, f"explain=true explains at most {MAX_EXPLAIN_ROWS} rows at once; "
-                            f"this request has {len(matrix)}")
     names, values = scorer.contributions(matrix)
     features, bias = values[:, :-1], values[:, -1]
     top = np.argsort(-np.abs(features), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
