@@ -23,7 +23,8 @@ def test_scheduled_retraining_keeps_going_after_failures_and_leaves_the_champion
     experiment = "retrain-failing"
     process = subprocess.Popen(
         [sys.executable, "-m", "automlkit.retrain", "--interval", "2", "-p", "model_name", API_MODEL,
-         "-p", "experiment_name", experiment, "-p", "data_path", str(tmp_path / "missing.csv")],
+         "-p", "experiment_name", experiment, "-p", "data_path", str(tmp_path / "missing.csv"),
+         "--output-dir", str(tmp_path / "notebooks")],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.time() + 240

@@ -35,10 +35,11 @@ def has_champion(settings: Settings, model_name: str) -> bool:
         return False
 
 
-def train_once(parameters: dict, timeout: int) -> bool:
+def train_once(parameters: dict, timeout: int, output_dir: str | None = None) -> bool:
     """One training run; True when it finished. A failure is logged (and marked in MLflow), never raised."""
     try:
-        run_id, _ = run_training.run(parameters, timeout=timeout)
+        run_id, _ = run_training.run(parameters, output_dir=output_dir or run_training.MLRUNS_DIR / "notebooks",
+                                     timeout=timeout)
     except BaseException as exc:  # noqa: BLE001 - the schedule must outlive a failed run
         if isinstance(exc, (KeyboardInterrupt, run_training.Terminated)):
             raise
@@ -48,7 +49,8 @@ def train_once(parameters: dict, timeout: int) -> bool:
     return True
 
 
-def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Event, runs: int = 0) -> int:
+def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Event, runs: int = 0,
+             output_dir: str | None = None) -> int:
     """Train now if there is no champion, then every ``interval`` seconds until ``stop`` (or ``runs`` runs).
 
     Returns the number of runs that finished.
@@ -58,13 +60,13 @@ def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Ev
     done = attempts = 0
     if not has_champion(settings, model_name):
         log.info("no %s@%s yet: training now", model_name, settings.champion_alias)
-        done += train_once(parameters, timeout)
+        done += train_once(parameters, timeout, output_dir)
         attempts += 1
     while interval > 0 and not (runs and attempts >= runs):
         log.info("next retraining in %.0f s", interval)
         if stop.wait(interval):
             break
-        done += train_once(parameters, timeout)
+        done += train_once(parameters, timeout, output_dir)
         attempts += 1
     return done
 
@@ -77,13 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="notebook parameter, as for make train")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
+    parser.add_argument("--output-dir", default=None, help="where executed notebooks go (default: mlruns/notebooks)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     run_training.raise_on_sigterm()  # a run in progress is closed as KILLED; the schedule ends
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
     try:
-        schedule(parameters, args.interval, args.timeout, stop)
+        schedule(parameters, args.interval, args.timeout, stop, output_dir=args.output_dir)
     except (KeyboardInterrupt, run_training.Terminated):
         log.info("stopped")
     return 0
