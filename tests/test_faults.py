@@ -14,7 +14,7 @@ import requests
 from mlflow import MlflowClient
 
 from automlkit.h2o_cluster import free_port_pair
-from conftest import (API_MODEL, REPO, SMALL_BUDGET, free_port, run_training, start_api, start_h2o_node,
+from conftest import (REPO, SMALL_BUDGET, free_port, run_training, start_api, start_h2o_node,
                       start_mlflow, stop_process, wait_for_cloud, wait_http)
 
 pytestmark = pytest.mark.integration
