@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import threading
+from pathlib import Path
 
 import yaml
 from mlflow import MlflowClient
@@ -35,11 +36,10 @@ def has_champion(settings: Settings, model_name: str) -> bool:
         return False
 
 
-def train_once(parameters: dict, timeout: int, output_dir: str | None = None) -> bool:
+def train_once(parameters: dict, timeout: int, output_dir: str | Path = run_training.OUTPUT_DIR) -> bool:
     """One training run; True when it finished. A failure is logged (and marked in MLflow), never raised."""
     try:
-        run_id, _ = run_training.run(parameters, output_dir=output_dir or run_training.MLRUNS_DIR / "notebooks",
-                                     timeout=timeout)
+        run_id, _ = run_training.run(parameters, output_dir=output_dir, timeout=timeout)
     except BaseException as exc:  # noqa: BLE001 - the schedule must outlive a failed run
         if isinstance(exc, (KeyboardInterrupt, run_training.Terminated)):
             raise
@@ -50,7 +50,7 @@ def train_once(parameters: dict, timeout: int, output_dir: str | None = None) ->
 
 
 def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Event, runs: int = 0,
-             output_dir: str | None = None) -> int:
+             output_dir: str | Path = run_training.OUTPUT_DIR) -> int:
     """Train now if there is no champion, then every ``interval`` seconds until ``stop`` (or ``runs`` runs).
 
     Returns the number of runs that finished.
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="notebook parameter, as for make train")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
-    parser.add_argument("--output-dir", default=None, help="where executed notebooks go (default: mlruns/notebooks)")
+    parser.add_argument("--output-dir", default=str(run_training.OUTPUT_DIR),
+                        help="where executed notebooks go (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()

@@ -26,6 +26,8 @@ from .training import setup_mlflow
 
 log = logging.getLogger("automlkit.run_training")
 NOTEBOOK = REPO_ROOT / "notebooks" / "train.ipynb"
+#: Where executed copies of the notebook go unless told otherwise (ignored by git).
+OUTPUT_DIR = MLRUNS_DIR / "notebooks"
 
 
 class Terminated(Exception):
@@ -46,14 +48,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="notebook parameter, e.g. -p max_runtime_secs 60 or -p exclude_algos '[GLM]'")
     parser.add_argument("--notebook", default=str(NOTEBOOK), help="notebook to run (default: %(default)s)")
-    parser.add_argument("--output-dir", default=str(MLRUNS_DIR / "notebooks"),
+    parser.add_argument("--output-dir", default=str(OUTPUT_DIR),
                         help="where the executed copy is written (default: %(default)s)")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: %(default)s)")
     return parser.parse_args(argv)
 
 
-def run(parameters: dict, notebook: str | Path = NOTEBOOK, output_dir: str | Path = MLRUNS_DIR / "notebooks",
+def run(parameters: dict, notebook: str | Path = NOTEBOOK, output_dir: str | Path = OUTPUT_DIR,
         timeout: int = 6 * 3600, kernel: str = "python3") -> tuple[str, Path]:
     """Execute the notebook into a new MLflow run; returns (run id, executed notebook path).
 
