@@ -135,6 +135,11 @@ def problems_html(detail: str, problems: list[Problem], title: str = "The file c
     return f"<div class='problems'><p>{html.escape(title)}</p><ul>{rows}</ul></div>"
 
 
+def alert_html(title: str, detail) -> str:
+    """A red box: what is unavailable or failed (bold), then the reason."""
+    return f"<div class='api-down'><b>{title}</b> {detail}</div>"
+
+
 def drift_html(drift: list[dict] | None) -> str:
     """A warning table of the features whose population moved past the PSI alert, or a calm line."""
     if drift is None:

@@ -117,8 +117,8 @@ class Dashboard:
             self.card = self.client.model_card()
         except (view.ApiUnavailable, view.ApiRejected) as exc:
             self.card = None
-            self.card_box.value = (f"<div class='api-down'><b>The prediction service is unavailable.</b> {exc} "
-                                   "Try again in a moment.</div>")
+            self.card_box.value = view.alert_html("The prediction service is unavailable.",
+                                                  f"{exc} Try again in a moment.")
             self.retry.layout.display = "inline-flex"
         else:
             self.card_box.value = view.card_html(self.card)
@@ -131,7 +131,7 @@ class Dashboard:
         try:
             self.history_box.value = view.history_html(self.client.models())
         except (view.ApiUnavailable, view.ApiRejected) as exc:
-            self.history_box.value = f"<div class='api-down'><b>The model history is unavailable.</b> {exc}</div>"
+            self.history_box.value = view.alert_html("The model history is unavailable.", exc)
 
     def on_upload(self, change) -> None:
         """Keep the uploaded file and show its first rows and row count."""
@@ -172,11 +172,11 @@ class Dashboard:
             self.messages.value = view.problems_html(exc.detail, exc.problems)
             self.progress.bar_style = "danger"
         except view.ApiUnavailable as exc:
-            self.messages.value = f"<div class='api-down'><b>The prediction service is unavailable.</b> {exc}</div>"
+            self.messages.value = view.alert_html("The prediction service is unavailable.", exc)
             self.progress.bar_style = "danger"
         except Exception as exc:  # noqa: BLE001 - a page must show what went wrong, not die
             log.exception("prediction failed")
-            self.messages.value = f"<div class='api-down'><b>Scoring failed:</b> {exc}</div>"
+            self.messages.value = view.alert_html("Scoring failed:", exc)
             self.progress.bar_style = "danger"
         else:
             self.progress.value = 3
@@ -213,7 +213,7 @@ class Dashboard:
         try:
             answer = self.client.explain(view.customer_record(self.scored, position))
         except (view.ApiUnavailable, view.ApiRejected) as exc:
-            self.reasons_box.value = f"<div class='api-down'><b>No explanation:</b> {exc}</div>"
+            self.reasons_box.value = view.alert_html("No explanation:", exc)
             self.reasons_chart.layout.display = "none"
             return
         self.reasons_box.value = view.reasons_html(answer)
