@@ -62,13 +62,12 @@ def sample_csv(train_frame, tmp_path_factory) -> Path:
 
 def start_mlflow(root: Path, port: int) -> subprocess.Popen:
     """``mlflow server`` on the SQLite store and artifacts under ``root``, on loopback ``port``."""
-    log = open(root / f"server-{port}.log", "w")
-    return subprocess.Popen(
-        [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    with open(root / f"server-{port}.log", "w") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+             "--artifacts-destination", str(root / "artifacts"), "--serve-artifacts",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +96,12 @@ def run_training(tracking_uri: str, data: str | Path, extra: list[str], output_d
     cmd = [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *extra,
            "--output-dir", str(output_dir), "--timeout", str(timeout - 60)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+#: One real-looking customer of the shipped data set, as a JSON record (the API tests' "normal request").
+ROW = {"id": 381110, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_Code": 11.0,
+       "Previously_Insured": 1, "Vehicle_Age": "< 1 Year", "Vehicle_Damage": "No", "Annual_Premium": 35786.0,
+       "Policy_Sales_Channel": 152.0, "Vintage": 53}
 
 
 #: The small champion the API, dashboard and bench tests serve (its own model name in the session's server).
@@ -141,12 +146,12 @@ def start_h2o_node(name: str, port: int, root: Path, flatfile: Path | None = Non
     """One H2O node from the pinned jar, as the compose `h2o` service starts it (plus a flatfile if given)."""
     ice = root / f"ice-{port}"
     ice.mkdir()
-    log = open(root / f"node-{port}.log", "w")
     cluster = ["-flatfile", str(flatfile)] if flatfile else []
-    return subprocess.Popen(
-        ["java", "-Xmx768m", "-jar", str(H2O_JAR), "-name", name, *cluster, "-ip", "127.0.0.1",
-         "-port", str(port), "-ice_root", str(ice), "-nthreads", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(root / f"node-{port}.log", "w") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            ["java", "-Xmx768m", "-jar", str(H2O_JAR), "-name", name, *cluster, "-ip", "127.0.0.1",
+             "-port", str(port), "-ice_root", str(ice), "-nthreads", "1"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def h2o_cloud(url: str) -> dict:

@@ -17,7 +17,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from conftest import API_MODEL, TEST_CSV, start_api, stop_process
+from conftest import API_MODEL, ROW, TEST_CSV, start_api, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +51,6 @@ def assert_still_serving(url: str) -> None:
     answer = requests.post(f"{url}/predict", json={"records": [ROW]}, timeout=10)
     assert answer.status_code == 200 and 0 < answer.json()["predictions"][0]["probability"] < 1
 
-
-ROW = {"id": 381110, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_Code": 11.0,
-       "Previously_Insured": 1, "Vehicle_Age": "< 1 Year", "Vehicle_Damage": "No", "Annual_Premium": 35786.0,
-       "Policy_Sales_Channel": 152.0, "Vintage": 53}
 
 
 # ------------------------------------------------------------------------------------------------ serving

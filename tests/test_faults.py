@@ -14,14 +14,11 @@ import requests
 from mlflow import MlflowClient
 
 from automlkit.h2o_cluster import free_port_pair
-from conftest import (REPO, SMALL_BUDGET, free_port, run_training, start_api, start_h2o_node,
+from conftest import (REPO, ROW, SMALL_BUDGET, free_port, run_training, start_api, start_h2o_node,
                       start_mlflow, stop_process, wait_for_cloud, wait_http)
 
 pytestmark = pytest.mark.integration
 
-ROW = {"id": 1, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_Code": 11.0, "Previously_Insured": 1,
-       "Vehicle_Age": "< 1 Year", "Vehicle_Damage": "No", "Annual_Premium": 35786.0,
-       "Policy_Sales_Channel": 152.0, "Vintage": 53}
 
 
 def predict_one(url: str) -> requests.Response:

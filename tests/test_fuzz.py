@@ -17,14 +17,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from conftest import start_api, stop_process
+from conftest import ROW, start_api, stop_process
 
 pytestmark = pytest.mark.integration
 
 MAX_UPLOAD_BYTES = 1_000_000
-ROW = {"id": 1, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_Code": 11.0, "Previously_Insured": 1,
-       "Vehicle_Age": "< 1 Year", "Vehicle_Damage": "No", "Annual_Premium": 35786.0,
-       "Policy_Sales_Channel": 152.0, "Vintage": 53}
 HEADER = ",".join(ROW)
 LINE = ",".join(str(v) for v in ROW.values())
 
