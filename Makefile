@@ -21,10 +21,12 @@ INTERVAL ?= 86400
 HOST ?= 127.0.0.1
 # Extra arguments of tests/bench/run.py, e.g. BENCH_ARGS="--rows 20000"
 BENCH_ARGS ?=
+# Extra arguments of tests/bench/learners.py, e.g. LEARNERS_ARGS="--models xgb,glm --max-stack 2"
+LEARNERS_ARGS ?=
 # Extra pytest arguments, e.g. PYTEST_ARGS="-m 'not integration'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup java browser train run serve ui api dashboard jupyter retrain-every test test-fast bench clean
+.PHONY: help setup java browser train run serve ui api dashboard jupyter retrain-every test test-fast bench learners clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -83,6 +85,9 @@ test-fast: setup ## only the fast unit tests
 
 bench: setup ## API speed vs the original H2O way and a plain Java loop -> bench/results.json
 	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
+
+learners: setup ## H2O learners and stacks on the fixed holdout, full data (~15 min) -> bench/learners.csv
+	$(BIN)/python tests/bench/learners.py $(LEARNERS_ARGS)
 
 clean: ## remove the venv, caches and the embedded MLflow store's contents
 	rm -rf $(VENV) .pytest_cache
