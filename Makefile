@@ -86,7 +86,7 @@ test-fast: setup ## only the fast unit tests
 bench: setup ## API speed vs the original H2O way and a plain Java loop -> bench/results.json
 	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
-learners: setup ## H2O learners and stacks on the fixed holdout, full data (~15 min) -> bench/learners.csv
+learners: setup ## H2O learners and stacks on the fixed holdout, full data (~16 min) -> bench/learners.csv
 	$(BIN)/python tests/bench/learners.py $(LEARNERS_ARGS)
 
 clean: ## remove the venv, caches and the embedded MLflow store's contents

@@ -6,7 +6,7 @@ Prepares the data exactly as ``notebooks/train.ipynb`` does with its default par
 holdout, out-of-fold target encodings of ``Region_Code`` and ``Policy_Sales_Channel``), trains each
 candidate with the notebook's 5-fold cross-validation on the training part, then stacks every combination
 of 2 to ``--max-stack`` candidates as the notebook stacks (GLM metalearner on logits). Prints CV and
-holdout AUC and seconds per line, and writes ``bench/learners.csv``. The full data takes about 15 minutes
+holdout AUC and seconds per line, and writes ``bench/learners.csv``. The full data takes about 16 minutes
 on 2 cores with the default candidates.
 
 This is the evidence behind the shipped :data:`automlkit.training.TUNED_XGBOOST` and the quality table in
