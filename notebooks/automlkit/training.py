@@ -150,6 +150,22 @@ TUNED_XGBOOST = dict(ntrees=600, learn_rate=0.03, max_depth=6, min_child_weight=
                      col_sample_rate_per_tree=0.6, reg_lambda=10.0, tree_method="hist")
 
 
+def cv_settings(params: TrainParams, seed: int | None = None) -> dict:
+    """Cross-validation of a model trained beside AutoML: the same folds, predictions kept for stacking."""
+    return dict(nfolds=params.nfolds, fold_assignment="Modulo", keep_cross_validation_predictions=True,
+                seed=params.seed if seed is None else seed)
+
+
+def stack(base_models: list, train: h2o.H2OFrame, schema: Schema, params: TrainParams,
+          model_id: str | None = None) -> H2OStackedEnsembleEstimator:
+    """A stacked ensemble of cross-validated ``base_models`` (models or ids): a GLM on their logits."""
+    stacked = H2OStackedEnsembleEstimator(model_id=model_id, base_models=base_models,
+                                          metalearner_nfolds=params.nfolds, metalearner_fold_assignment="Modulo",
+                                          metalearner_transform="Logit", seed=params.seed)
+    stacked.train(x=schema.model_features, y=schema.target, training_frame=train)
+    return stacked
+
+
 @dataclass
 class Trained:
     """What training produced: every model ranked on cross-validated metrics, and the leader."""
@@ -167,11 +183,10 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
     XGBoost joins the leaderboard. The leader is the best on the cross-validated ``sort_metric``.
     """
     started = time.monotonic()
-    fold_settings = dict(nfolds=params.nfolds, fold_assignment="Modulo", keep_cross_validation_predictions=True,
-                         seed=params.seed)
     extra = []
     if params.tuned_xgboost and "XGBoost" not in params.exclude_algos and H2OXGBoostEstimator.available():
-        tuned = H2OXGBoostEstimator(model_id=f"XGBoost_tuned_{int(time.time())}", **TUNED_XGBOOST, **fold_settings)
+        tuned = H2OXGBoostEstimator(model_id=f"XGBoost_tuned_{int(time.time())}", **TUNED_XGBOOST,
+                                    **cv_settings(params))
         tuned.train(x=schema.model_features, y=schema.target, training_frame=train)
         extra.append(tuned)
     budget = params.max_runtime_secs
@@ -192,12 +207,7 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
     if extra:
         base = [m for m in aml.leaderboard.as_data_frame(use_multi_thread=False)["model_id"]
                 if not m.startswith("StackedEnsemble")] + [m.model_id for m in extra]
-        stacked = H2OStackedEnsembleEstimator(model_id=f"StackedEnsemble_WithTuned_{int(time.time())}",
-                                              base_models=base, metalearner_nfolds=params.nfolds,
-                                              metalearner_fold_assignment="Modulo", metalearner_transform="Logit",
-                                              seed=params.seed)
-        stacked.train(x=schema.model_features, y=schema.target, training_frame=train)
-        extra.append(stacked)
+        extra.append(stack(base, train, schema, params, model_id=f"StackedEnsemble_WithTuned_{int(time.time())}"))
     board = h2o.make_leaderboard([aml, *extra], sort_metric=params.sort_metric,
                                  extra_columns=["algo", "training_time_ms"], scoring_data="xval")
     board = board.as_data_frame(use_multi_thread=False)

@@ -22,12 +22,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from h2o.estimators import (H2OGeneralizedLinearEstimator, H2OGradientBoostingEstimator,
-                            H2OStackedEnsembleEstimator, H2OXGBoostEstimator)
-from sklearn.metrics import roc_auc_score
+from h2o.estimators import H2OGeneralizedLinearEstimator, H2OGradientBoostingEstimator, H2OXGBoostEstimator
 
 from automlkit import training
 from automlkit.h2o_cluster import H2OCluster
+from automlkit.metrics import binary_metrics
 from automlkit.settings import default_data_path
 
 log = logging.getLogger("learners")
@@ -76,7 +75,7 @@ def main() -> None:
         def measure(name: str, model, started: float) -> None:
             probability = training.positive_probability(model, holdout, data.schema)
             rows.append({"model": name, "cv_auc": model.auc(xval=True),
-                         "holdout_auc": roc_auc_score(y_holdout, probability),
+                         "holdout_auc": binary_metrics(y_holdout, probability)["auc"],
                          "seconds": round(time.monotonic() - started)})
             log.info("%s", rows[-1])
 
@@ -84,19 +83,15 @@ def main() -> None:
         for name in names:
             estimator, settings, seed = CANDIDATES[name]
             started = time.monotonic()
-            model = estimator(**settings, nfolds=params.nfolds, fold_assignment="Modulo", seed=seed,
-                              keep_cross_validation_predictions=True)
+            model = estimator(**settings, **training.cv_settings(params, seed))
             model.train(x=data.schema.model_features, y=data.schema.target, training_frame=train)
             models[name] = model
             measure(name, model, started)
         for size in range(2, min(args.max_stack, len(models)) + 1):
             for combo in itertools.combinations(models, size):
                 started = time.monotonic()
-                stack = H2OStackedEnsembleEstimator(
-                    base_models=[models[n] for n in combo], metalearner_nfolds=params.nfolds,
-                    metalearner_fold_assignment="Modulo", metalearner_transform="Logit", seed=params.seed)
-                stack.train(x=data.schema.model_features, y=data.schema.target, training_frame=train)
-                measure("stack(" + "+".join(combo) + ")", stack, started)
+                stacked = training.stack([models[n] for n in combo], train, data.schema, params)
+                measure("stack(" + "+".join(combo) + ")", stacked, started)
     table = pd.DataFrame(rows).sort_values("cv_auc", ascending=False)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)
