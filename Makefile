@@ -23,10 +23,16 @@ HOST ?= 127.0.0.1
 BENCH_ARGS ?=
 # Extra arguments of tests/bench/learners.py, e.g. LEARNERS_ARGS="--models xgb,glm --max-stack 2"
 LEARNERS_ARGS ?=
+# `make up`: optional compose profiles (dev = JupyterLab); `make down VOLUMES=1` removes the volumes too
+# and H2O_NODES=2 a two-node H2O cloud (default: .env's H2O_NODES)
+PROFILES ?=
+H2O_NODES ?=
+VOLUMES ?= 0
 # Extra pytest arguments, e.g. PYTEST_ARGS="-m 'not integration'"
 PYTEST_ARGS ?=
 
-.PHONY: help setup java browser train run serve ui api dashboard jupyter retrain-every test test-fast bench learners clean
+.PHONY: help setup java browser train run serve ui api dashboard jupyter retrain-every test test-fast \
+	test-containers bench learners clean up down logs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,7 +44,7 @@ java: ## install a Java 17 JDK from Debian when `javac` is missing (H2O, the MOJ
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[stack,test]"
 	@touch $@
 
 $(SCORER_JAR): $(STAMP) $(wildcard notebooks/automlkit/java/*.java)
@@ -77,17 +83,30 @@ browser: ## install Debian's chromium for the browser tests when it is missing
 	@test -x /usr/bin/chromium || { echo "installing chromium (Debian)"; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
-test: setup browser ## run every test (unit, notebooks, integration with real servers, browser)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: setup browser ## run every test: unit, notebooks, integration (real servers), browser, then the containers
+	$(BIN)/python -m pytest -m "not containers" $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-containers
 
 test-fast: setup ## only the fast unit tests
-	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not integration and not containers" $(PYTEST_ARGS)
+
+test-containers: setup browser ## the stack built and run for real with `make up` (Docker, else podman)
+	$(BIN)/python -m pytest -m containers $(PYTEST_ARGS)
 
 bench: setup ## API speed vs the original H2O way and a plain Java loop -> bench/results.json
 	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
 learners: setup ## H2O learners and stacks on the fixed holdout, full data (~16 min) -> bench/learners.csv
 	$(BIN)/python tests/bench/learners.py $(LEARNERS_ARGS)
+
+up: ## the stack as containers (Docker, else podman): build, start, wait until healthy, print the URLs
+	PROFILES="$(PROFILES)" H2O_NODES="$(H2O_NODES)" notebooks/containers/stack.sh up
+
+down: ## stop and remove the stack's containers and network; VOLUMES=1 removes its volumes (the registry) too
+	VOLUMES="$(VOLUMES)" notebooks/containers/stack.sh down
+
+logs: ## the containers' logs (SERVICE=api for one)
+	notebooks/containers/stack.sh compose logs $(SERVICE)
 
 clean: ## remove the venv, caches and the embedded MLflow store's contents
 	rm -rf $(VENV) .pytest_cache

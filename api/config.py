@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from automlkit.settings import DEFAULT_MAX_UPLOAD_BYTES, default_tracking_uri, max_upload_bytes
+from automlkit.settings import DEFAULT_MAX_UPLOAD_BYTES, default_tracking_uri, max_upload_bytes, require_secret
 
 
 def _int(name: str, default: int) -> int:
@@ -52,6 +52,6 @@ class ApiSettings:
             max_upload_bytes=max_upload_bytes(),
             max_rows=_int("MAX_ROWS", d.max_rows),
             max_json_records=_int("MAX_JSON_RECORDS", d.max_json_records),
-            reload_token=os.environ.get("RELOAD_TOKEN", ""),
+            reload_token=require_secret("RELOAD_TOKEN", os.environ.get("RELOAD_TOKEN", "")),
             scoring_threads=max(1, _int("SCORING_THREADS", d.scoring_threads)),
         )

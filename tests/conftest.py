@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import requests
 
+from automlkit import h2o_cluster
+from automlkit.h2o_cluster import cloud_state as h2o_cloud  # noqa: F401 - used by the tests
 from automlkit.launch import stop_process  # noqa: E402 - shared: tests stop what they start by PID
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,25 +156,14 @@ def start_h2o_node(name: str, port: int, root: Path, flatfile: Path | None = Non
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def h2o_cloud(url: str) -> dict:
-    """What the H2O node at ``url`` says of its cluster (``GET /3/Cloud``)."""
-    return requests.get(f"{url}/3/Cloud", timeout=5).json()
-
-
 def wait_for_cloud(url: str, size: int, nodes: list[subprocess.Popen], timeout: float = 120) -> dict:
-    """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes in consensus."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes, failing if a node exits."""
+    try:
+        return h2o_cluster.wait_for_cloud(url, size, timeout, lambda: all(node.poll() is None for node in nodes))
+    except TimeoutError:
         if any(node.poll() is not None for node in nodes):
-            raise RuntimeError("an H2O node exited while the cloud was forming")
-        try:
-            state = h2o_cloud(url)
-            if state["cloud_size"] == size and state["consensus"] and state["cloud_healthy"]:
-                return state
-        except (requests.RequestException, ValueError):
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"no healthy {size}-node cloud at {url} within {timeout} s")
+            raise RuntimeError("an H2O node exited while the cloud was forming") from None
+        raise
 
 
 #: Where browser tests save what a user sees (ignored by git; named in the README).

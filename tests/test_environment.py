@@ -10,11 +10,16 @@ import yaml
 from conftest import REPO
 
 
+def _all_pins(project: dict) -> list[str]:
+    """Serving dependencies plus every optional group (stack, test)."""
+    return project["dependencies"] + [pin for group in project["optional-dependencies"].values() for pin in group]
+
+
 def test_environment_yml_pins_the_same_set_as_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
-    assert sorted(pip_section, key=str.lower) == sorted(project["dependencies"], key=str.lower)
+    assert sorted(pip_section, key=str.lower) == sorted(_all_pins(project), key=str.lower)
     conda = [d for d in env["dependencies"] if isinstance(d, str)]
     assert "python=3.11" in conda and "openjdk=17" in conda
     assert project["requires-python"].startswith(">=3.11")
@@ -22,7 +27,14 @@ def test_environment_yml_pins_the_same_set_as_pyproject():
 
 def test_h2o_is_pinned_to_the_last_release_that_exports_mojos():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert "h2o==3.46.0.11" in project["dependencies"]
+    assert "h2o==3.46.0.11" in project["optional-dependencies"]["stack"]
+
+
+def test_serving_dependencies_hold_no_h2o_and_no_test_tool():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    serving = {pin.split("==")[0] for pin in project["dependencies"]}
+    tools = {pin.split("==")[0] for pin in project["optional-dependencies"]["test"]}
+    assert not serving & {"h2o", "mlflow", "scikit-learn"} and not serving & tools and "pytest" in tools
 
 
 def test_top_level_layout():

@@ -7,6 +7,8 @@ killed (a training run killed halfway, its kernel gone) would leave it running: 
 stops the JVM as soon as the process that started it is gone.
 
     python -m automlkit.h2o_cluster --watch OWNER_PID JVM_PID ICE_ROOT   (started by H2OCluster itself)
+    python -m automlkit.h2o_cluster --node      (the compose `h2o` services: one node of H2O_NODES)
+    python -m automlkit.h2o_cluster --check URL --size N   (their healthcheck: a healthy cloud of N nodes)
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ import sys
 import tempfile
 import time
 
+import json
+import urllib.request
+from pathlib import Path
+
 import h2o
 from h2o.backend import H2OLocalServer
+
+from .java_build import h2o_jar
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +62,15 @@ class H2OCluster:
     the JVM is also stopped at interpreter exit. Usable as a context manager.
     """
 
-    def __init__(self, url: str = "", nthreads: int = -1, max_mem_size: str | None = None):
+    def __init__(self, url: str = "", nthreads: int = -1, max_mem_size: str | None = None, nodes: int = 0):
         self.url = url
         self.server: H2OLocalServer | None = None
         self.ice_root: str | None = None
         self.watchdog: subprocess.Popen | None = None
         if url:
+            # a cluster started beside us (compose) may still be forming: wait for it rather than fail, and
+            # for all ``nodes`` of it, since H2O locks the cloud at its size when the first job arrives
+            wait_for_cloud(url, max(nodes, 1))
             log.info("connecting to the existing H2O cluster at %s", url)
             h2o.connect(url=url, verbose=False, strict_version_check=False)
             return
@@ -109,6 +120,73 @@ class H2OCluster:
         self.stop()
 
 
+def cloud_state(url: str) -> dict:
+    """What the H2O node at ``url`` says of its cluster (``GET /3/Cloud``)."""
+    with urllib.request.urlopen(f"{url.rstrip('/')}/3/Cloud", timeout=5) as response:
+        return json.load(response)
+
+
+def cloud_ready(state: dict, size: int) -> bool:
+    """True when ``state`` (of :func:`cloud_state`) is a healthy cloud of ``size`` nodes in consensus."""
+    return state["cloud_size"] == size and bool(state["consensus"]) and bool(state["cloud_healthy"])
+
+
+def wait_for_cloud(url: str, size: int, timeout: float = 600, still_starting=lambda: True) -> dict:
+    """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes; returns its state.
+
+    ``still_starting`` is asked between tries: when it returns False (the nodes exited), waiting stops.
+    """
+    deadline = time.time() + timeout
+    state: dict = {}
+    while time.time() < deadline and still_starting():
+        try:
+            state = cloud_state(url)
+            if cloud_ready(state, size):
+                return state
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"no healthy {size}-node H2O cloud at {url} within {timeout:.0f} s "
+                       f"(last seen: {state.get('cloud_size', 'no answer')} node(s))")
+
+
+#: The compose services that make the cloud: ``h2o``, then ``h2o-2`` ... ``h2o-N`` (docker-compose.yml).
+NODE_SERVICE = "h2o"
+NODE_PORT = 54321
+
+
+def node_names(nodes: int, service: str = NODE_SERVICE) -> list[str]:
+    """Host names of the ``nodes`` compose services that form the cloud."""
+    return [service] + [f"{service}-{i}" for i in range(2, nodes + 1)]
+
+
+def flatfile_lines(names: list[str], timeout: float = 300) -> list[str]:
+    """``ip:port`` of every node, waiting until each name resolves (the others may still be starting)."""
+    deadline = time.time() + timeout
+    lines = []
+    for name in names:
+        while True:
+            try:
+                lines.append(f"{socket.gethostbyname(name)}:{NODE_PORT}")
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError(f"H2O node {name!r} does not resolve after {timeout:.0f} s") from None
+                time.sleep(1)
+    return lines
+
+
+def run_node(nodes: int, memory: str, cloud_name: str) -> None:
+    """Replace this process with one H2O node of a ``nodes``-node cloud (a flatfile of the services' IPs)."""
+    command = ["java", f"-Xmx{memory}", "-jar", str(h2o_jar()), "-name", cloud_name, "-port", str(NODE_PORT)]
+    if nodes > 1:
+        flatfile = Path(tempfile.mkdtemp(prefix="h2o-")) / "flatfile.txt"
+        flatfile.write_text("".join(f"{line}\n" for line in flatfile_lines(node_names(nodes))))
+        log.info("H2O cloud of %d nodes: %s", nodes, flatfile.read_text().split())
+        command += ["-flatfile", str(flatfile)]
+    os.execvp(command[0], command)
+
+
 def _memory_bytes(size: str | None) -> int | None:
     """'4G' / '512M' -> bytes; None stays None (the JVM's default)."""
     if not size:
@@ -152,9 +230,29 @@ def watch(owner: int, jvm: int, ice_root: str, every: float = 1.0) -> None:
     shutil.rmtree(ice_root, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="stop an H2O JVM when the process that started it is gone")
-    parser.add_argument("--watch", nargs=3, metavar=("OWNER_PID", "JVM_PID", "ICE_ROOT"), required=True)
-    owner_pid, jvm_pid, ice = parser.parse_args().watch
+def main(argv: list[str] | None = None) -> int:
+    """The watchdog, a compose H2O node, or its healthcheck."""
+    parser = argparse.ArgumentParser(description="H2O helpers: JVM watchdog, compose node, cloud check")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--watch", nargs=3, metavar=("OWNER_PID", "JVM_PID", "ICE_ROOT"),
+                      help="stop an H2O JVM when the process that started it is gone")
+    mode.add_argument("--node", action="store_true",
+                      help="run one node of a cloud of H2O_NODES (default 1) nodes with H2O_MEMORY (default 4g)")
+    mode.add_argument("--check", metavar="URL", help="exit 0 when URL is a healthy cloud of --size nodes")
+    parser.add_argument("--size", type=int, default=int(os.environ.get("H2O_NODES") or 1))
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    watch(int(owner_pid), int(jvm_pid), ice)
+    if args.watch:
+        owner_pid, jvm_pid, ice = args.watch
+        watch(int(owner_pid), int(jvm_pid), ice)
+    elif args.node:
+        run_node(args.size, os.environ.get("H2O_MEMORY") or "4g", os.environ.get("H2O_CLOUD_NAME") or "automl-stack")
+    else:
+        state = cloud_state(args.check)
+        print(f"{state['cloud_size']} node(s), healthy: {state['cloud_healthy']}, consensus: {state['consensus']}")
+        return 0 if cloud_ready(state, args.size) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

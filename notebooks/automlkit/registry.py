@@ -12,8 +12,6 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from .metrics import binary_metrics
-
 log = logging.getLogger(__name__)
 
 
@@ -47,6 +45,9 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
 
 def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray) -> dict[str, float]:
     """Load ``model_uri`` as pyfunc and compute its holdout metrics on ``holdout``."""
+    # imported here: the API reads the registry through this module, and its image has no scikit-learn
+    from .metrics import binary_metrics
+
     predictions = mlflow.pyfunc.load_model(model_uri).predict(holdout)
     return binary_metrics(y_holdout, predictions["probability"].to_numpy())
 

@@ -3,9 +3,14 @@
 
     python -m automlkit.retrain --interval 86400 -p max_runtime_secs 600
 
-At start it trains at once when the model has no champion yet, then once per interval. Each run is a
-normal ``run_training`` run (its executed notebook logged to MLflow); a run that fails is marked FAILED
-with its error, the champion stays where it was, and the schedule goes on.
+At start it waits for the tracking server, trains at once when the model has no champion yet (with the
+``--first-run`` overrides, e.g. a short budget), then once per interval. Each run is a normal
+``run_training`` run (its executed notebook logged to MLflow); a run that fails is marked FAILED with its
+error, the champion stays where it was, and the schedule goes on.
+
+While the schedule is alive a heartbeat file is rewritten every few seconds; ``--healthcheck`` (the compose
+trainer's healthcheck) fails once it is older than :data:`HEARTBEAT_STALE_SECONDS`, so a dead schedule
+shows, even while the process itself is still there.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import yaml
@@ -25,6 +32,46 @@ from .registry import alias_version
 from .settings import Settings
 
 log = logging.getLogger("automlkit.retrain")
+#: The schedule's heartbeat (``--healthcheck`` reads it).
+HEARTBEAT = Path(tempfile.gettempdir()) / "automlkit-retrain.heartbeat"
+HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_STALE_SECONDS = 60.0
+
+
+def beat_while_alive(schedule_thread: threading.Thread, path: Path = HEARTBEAT,
+                     every: float = HEARTBEAT_SECONDS) -> threading.Thread:
+    """Rewrite ``path`` every ``every`` seconds for as long as ``schedule_thread`` runs (a daemon thread)."""
+    def beat():
+        while schedule_thread.is_alive():
+            path.write_text(f"{time.time():.0f}\n")
+            time.sleep(every)
+
+    thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
+    thread.start()
+    return thread
+
+
+def heartbeat_age(path: Path = HEARTBEAT) -> float:
+    """Seconds since the schedule's last heartbeat (infinite when there is none)."""
+    try:
+        return time.time() - float(path.read_text())
+    except (OSError, ValueError):
+        return float("inf")
+
+
+def wait_for_tracking(settings: Settings, stop: threading.Event, timeout: float = 600) -> bool:
+    """Wait until the tracking store answers (a server started beside the trainer may still be starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            MlflowClient(settings.tracking_uri).search_experiments(max_results=1)
+            return True
+        except Exception as exc:  # noqa: BLE001 - any failure to answer means: not up yet
+            if time.monotonic() > deadline or stop.is_set():
+                log.error("the tracking store at %s does not answer: %s", settings.tracking_uri, exc)
+                return False
+            log.info("waiting for the tracking store at %s", settings.tracking_uri)
+            stop.wait(3)
 
 
 def has_champion(settings: Settings, model_name: str) -> bool:
@@ -50,17 +97,19 @@ def train_once(parameters: dict, timeout: int, output_dir: str | Path = run_trai
 
 
 def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Event, runs: int = 0,
-             output_dir: str | Path = run_training.OUTPUT_DIR) -> int:
-    """Train now if there is no champion, then every ``interval`` seconds until ``stop`` (or ``runs`` runs).
+             output_dir: str | Path = run_training.OUTPUT_DIR, first_run: dict | None = None) -> int:
+    """Train now if there is no champion (``parameters`` updated with ``first_run``), then every ``interval``
+    seconds with ``parameters`` until ``stop`` (or ``runs`` runs).
 
     Returns the number of runs that finished.
     """
     settings = Settings.from_env()
     model_name = parameters.get("model_name", settings.model_name)
     done = attempts = 0
+    wait_for_tracking(settings, stop)
     if not has_champion(settings, model_name):
         log.info("no %s@%s yet: training now", model_name, settings.champion_alias)
-        done += train_once(parameters, timeout, output_dir)
+        done += train_once({**parameters, **(first_run or {})}, timeout, output_dir)
         attempts += 1
     while interval > 0 and not (runs and attempts >= runs):
         log.info("next retraining in %.0f s", interval)
@@ -78,16 +127,32 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds between runs (default: RETRAIN_INTERVAL or 86400; 0 = only the first run)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="notebook parameter, as for make train")
+    parser.add_argument("--parameters", default="", metavar="YAML",
+                        help="more notebook parameters as one YAML mapping, e.g. '{sample_rows: 50000}' "
+                             "(the compose trainer's TRAIN_PARAMS)")
+    parser.add_argument("--first-run", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="parameter of the first run only, when there is no champion yet (a short budget)")
+    parser.add_argument("--healthcheck", action="store_true",
+                        help="exit 0 when the schedule of this container/machine is alive (its heartbeat is fresh)")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
     parser.add_argument("--output-dir", default=str(run_training.OUTPUT_DIR),
                         help="where executed notebooks go (default: %(default)s)")
     args = parser.parse_args(argv)
+    if args.healthcheck:
+        age = heartbeat_age()
+        print(f"schedule heartbeat {age:.0f} s ago")
+        return 0 if age < HEARTBEAT_STALE_SECONDS else 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     run_training.raise_on_sigterm()  # a run in progress is closed as KILLED; the schedule ends
-    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    parameters = yaml.safe_load(args.parameters) or {}
+    if not isinstance(parameters, dict):
+        parser.error(f"--parameters must be a YAML mapping, got {args.parameters!r}")
+    parameters.update({name: yaml.safe_load(value) for name, value in args.parameter})
+    first_run = {name: yaml.safe_load(value) for name, value in args.first_run}
+    beat_while_alive(threading.current_thread())
     try:
-        schedule(parameters, args.interval, args.timeout, stop, output_dir=args.output_dir)
+        schedule(parameters, args.interval, args.timeout, stop, output_dir=args.output_dir, first_run=first_run)
     except (KeyboardInterrupt, run_training.Terminated):
         log.info("stopped")
     return 0

@@ -30,6 +30,20 @@ def max_upload_bytes() -> int:
     return int(value)
 
 
+#: The secrets' values in ``.env.example`` start with this. A placeholder is refused at start, never used
+#: as a secret; ``make up`` replaces them with random values when it creates ``.env``.
+PLACEHOLDER_PREFIX = "change-me"
+
+
+def require_secret(name: str, value: str) -> str:
+    """``value`` unless it is ``.env.example``'s placeholder, which is refused with how to set ``name``."""
+    if value.strip().startswith(PLACEHOLDER_PREFIX):
+        raise ValueError(f"{name} still holds the placeholder of .env.example: set {name} in .env to a long "
+                         f"random string (for example the output of `openssl rand -hex 24`); `make up` makes "
+                         f"one when it creates .env")
+    return value
+
+
 def default_tracking_uri() -> str:
     """The embedded store: SQLite under ``mlruns/`` (MLflow >= 3.13 refuses the file store)."""
     return f"sqlite:///{MLRUNS_DIR / 'mlflow.db'}"
@@ -70,3 +84,26 @@ class Settings:
     def is_embedded(self) -> bool:
         """True when MLflow is used in-process on a SQLite file rather than through a server."""
         return self.tracking_uri.startswith("sqlite:")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m automlkit.settings --require-secret NAME``: exit 2 with the reason when the environment's
+    ``NAME`` is empty or still the placeholder (JupyterLab's container checks its token with it)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--require-secret", metavar="NAME", required=True)
+    name = parser.parse_args(argv).require_secret
+    try:
+        if not os.environ.get(name, "").strip():
+            raise ValueError(f"{name} is not set: set it in .env to a long random string")
+        require_secret(name, os.environ[name])
+    except ValueError as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

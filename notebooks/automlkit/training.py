@@ -55,6 +55,7 @@ class TrainParams:
     sort_metric: str = "AUC"
     exclude_algos: list[str] = field(default_factory=list)
     h2o_url: str = ""
+    h2o_nodes: int = 0
     sample_rows: int = 0
     run_id: str = ""
 
