@@ -31,11 +31,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_http(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Wait until ``url`` answers 200, failing early if ``process`` exits."""
+def wait_http(url: str, process: subprocess.Popen | None, timeout: float = 60.0) -> None:
+    """Wait until ``url`` answers 200, failing early if ``process`` (when given) exits."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if process.poll() is not None:
+        if process is not None and process.poll() is not None:
             raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
         try:
             if requests.get(url, timeout=2).status_code == 200:

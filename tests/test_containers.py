@@ -18,7 +18,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from conftest import DATA_DIR, REPO, SCREENSHOTS, TEST_CSV, free_port
+from conftest import DATA_DIR, REPO, SCREENSHOTS, TEST_CSV, free_port, wait_http
 from test_dashboard import open_dashboard, upload
 
 pytestmark = pytest.mark.containers
@@ -80,19 +80,6 @@ class Stack:
             "volumes": [v for v in self.run("volume", "ls", "--format", "{{.Name}}").stdout.split()
                         if v.startswith(PROJECT)],
         }
-
-
-def wait_ready(url: str, timeout: float = 300) -> None:
-    """Wait until ``url`` answers 200."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(2)
-    raise TimeoutError(f"{url} did not answer 200 within {timeout} s")
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +185,7 @@ def test_the_api_comes_back_after_its_main_process_is_killed(stack):
     pid = int(stack.run("inspect", "--format", "{{.State.Pid}}", api).stdout)
     os.kill(pid, 9)
     time.sleep(3)
-    wait_ready(f"{stack.api}/ready", timeout=180)
+    wait_http(f"{stack.api}/ready", None, timeout=180)
     assert int(stack.run("inspect", "--format", "{{.RestartCount}}", api).stdout) > restarts
 
 
@@ -215,7 +202,7 @@ def test_the_api_keeps_serving_while_mlflow_is_stopped(stack):
         assert requests.get(f"{stack.api}/ready", timeout=10).status_code == 200
     finally:
         stack.script("compose", "start", "mlflow")
-    wait_ready(f"{stack.mlflow}/health")
+    wait_http(f"{stack.mlflow}/health", None, timeout=300)
 
 
 def test_down_then_up_serves_the_same_champion_without_retraining(stack):
@@ -224,12 +211,16 @@ def test_down_then_up_serves_the_same_champion_without_retraining(stack):
     runs = len(client.search_runs([client.get_experiment_by_name("cross-sell").experiment_id]))
     stack.make("down")
     assert not stack.leftovers()["containers"] and stack.leftovers()["volumes"]
-    stack.make("up")
+    stack.make("up", PROFILES="dev")  # with JupyterLab this time
     client = MlflowClient(stack.mlflow)
     assert client.get_model_version_by_alias(MODEL, "champion").version == before
     assert requests.get(f"{stack.api}/model", timeout=10).json()["version"] == before
     assert len(client.search_runs([client.get_experiment_by_name("cross-sell").experiment_id])) == runs
     assert "training now" not in stack.run("logs", stack.container("trainer")).stderr
+    jupyter = f"http://127.0.0.1:{stack.ports['JUPYTER_PORT']}/api/status"
+    token = dict(line.split("=", 1) for line in stack.env_file.read_text().splitlines())["JUPYTER_TOKEN"]
+    assert requests.get(jupyter, params={"token": token}, timeout=10).status_code == 200
+    assert requests.get(jupyter, timeout=10).status_code == 403
 
 
 def test_two_h2o_nodes_form_one_cloud_and_the_trainer_trains_on_it(stack):

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where executed notebooks go (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.healthcheck:
-        age = heartbeat_age()
+        age = heartbeat_age(HEARTBEAT)
         print(f"schedule heartbeat {age:.0f} s ago")
         return 0 if age < HEARTBEAT_STALE_SECONDS else 1
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
