@@ -39,7 +39,7 @@ def test_serving_dependencies_hold_no_h2o_and_no_test_tool():
 
 def test_top_level_layout():
     expected = {"notebooks", "api", "mlruns", "docker-compose.yml", "tests", "environment.yml", "README.md",
-                "pyproject.toml", "Makefile", ".ci"}
+                "pyproject.toml", "Makefile", ".ci", "docs"}
     files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     tracked = {line.split("/")[0] for line in files.splitlines()} - {".gitignore", ".dockerignore", ".env.example"}
     assert tracked == expected
