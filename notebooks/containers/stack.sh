@@ -137,8 +137,9 @@ build() {
 
 # "NAME SERVICE" of every container of the project
 containers() {
-  $ENGINE ps -a --filter "label=com.docker.compose.project=$PROJECT" \
-    --format '{{.Names}} {{index .Labels "com.docker.compose.service"}}'
+  local service='{{index .Labels "com.docker.compose.service"}}'   # podman: Labels is a map
+  [ "$ENGINE" = docker ] && service='{{.Label "com.docker.compose.service"}}'
+  $ENGINE ps -a --filter "label=com.docker.compose.project=$PROJECT" --format "{{.Names}} $service"
 }
 
 healthy() {
