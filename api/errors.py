@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from automlkit.errors import DataContractError, Problem
-
-log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):

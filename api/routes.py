@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,7 +19,6 @@ from .errors import ApiError
 from .model_store import ModelStore, ServedModel
 from .schemas import ErrorBody, ModelCard, PredictResponse
 
-log = logging.getLogger(__name__)
 router = APIRouter()
 
 #: JSON requests with at most this many records are scored on the event loop (faster than a thread hop).

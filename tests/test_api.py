@@ -17,7 +17,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from conftest import API_MODEL, ROW, TEST_CSV, start_api, stop_process
+from conftest import API_MODEL, ROW, TEST_CSV, assert_still_serving, start_api, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -44,13 +44,6 @@ def api(api_champion, tmp_path_factory):
 
 def csv_upload(url: str, data: bytes, name: str = "customers.csv", **kwargs) -> requests.Response:
     return requests.post(f"{url}/predict", files={"file": (name, data, "text/csv")}, timeout=60, **kwargs)
-
-
-def assert_still_serving(url: str) -> None:
-    assert requests.get(f"{url}/ready", timeout=10).status_code == 200
-    answer = requests.post(f"{url}/predict", json={"records": [ROW]}, timeout=10)
-    assert answer.status_code == 200 and 0 < answer.json()["predictions"][0]["probability"] < 1
-
 
 
 # ------------------------------------------------------------------------------------------------ serving

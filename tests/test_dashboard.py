@@ -1,6 +1,6 @@
 """The Voilà dashboard in headless Chromium against real servers (mlflow, the API with a small champion, Voilà).
 
-Screenshots of each state go to ``test-artifacts/screenshots/`` (README, "Tests").
+Screenshots of each state go to ``test-artifacts/screenshots/`` (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pandas as pd
 import psutil
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from conftest import SCREENSHOTS, TRAIN_CSV, free_port, start_api, start_dashboard, stop_process
 
@@ -196,10 +197,20 @@ def test_a_50_mb_upload_reaches_the_kernel(browser, dashboard, tmp_path):
         while big.stat().st_size < 50 * 1024 * 1024:
             frame.to_csv(handle, index=False, header=False)
     rows = sum(1 for _ in open(big)) - 1
+    head = pd.read_csv(big, nrows=5, dtype=str, keep_default_na=False)  # the preview shows cells as sent
     page = open_dashboard(browser, dashboard)
     upload(page, big)
     page.wait_for_selector(f"text={rows:,} rows", timeout=240_000)
     page.screenshot(path=str(SCREENSHOTS / "8-large-upload.png"), full_page=True)
+    # the kernel got all of it: the status counts every row and column, the preview shows the first rows
+    assert f"big.csv: {rows:,} rows, {len(head.columns)} columns" in page.inner_text("body")
+    page.wait_for_selector("table.preview", timeout=60_000)
+    assert page.eval_on_selector_all("table.preview thead th", "cells => cells.map(c => c.textContent)") \
+        == list(head.columns)
+    shown = page.eval_on_selector_all("table.preview tbody tr",
+                                      "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))")
+    assert shown == head.values.tolist()
+    expect(page.locator("button:has-text('Predict')")).to_be_enabled()  # accepted: it can be scored
 
 
 def test_idle_kernels_are_culled(browser, api, tmp_path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import logging
 import os
 from dataclasses import dataclass
 
@@ -26,8 +25,6 @@ from .drift import PSI_ALERT  # noqa: E402
 from .metrics import cumulative_gains  # noqa: E402
 from .schema import read_csv  # noqa: E402
 from .settings import DEFAULT_MAX_UPLOAD_BYTES, max_upload_bytes  # noqa: E402
-
-log = logging.getLogger(__name__)
 
 #: Rows per page of the ranked table.
 PAGE_ROWS = 20

@@ -545,8 +545,3 @@ def load_training_data(path: str | Path, target: str, id_column: str | None = "i
     if sample_rows and sample_rows < len(frame):
         frame = frame.sample(n=sample_rows, random_state=seed).sort_index().reset_index(drop=True)
     return frame
-
-
-def write_csv(frame: pd.DataFrame) -> str:
-    """CSV text of ``frame`` (no index), minimal quoting."""
-    return frame.to_csv(index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -25,8 +24,6 @@ from .features import fit_target_encodings
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
 from .settings import Settings
 from .split import holdout_mask
-
-log = logging.getLogger(__name__)
 
 #: What the logged pyfunc model needs at load time (the package itself is installed beside it).
 PYFUNC_REQUIREMENTS = ["mlflow==3.17.2", "pandas", "numpy", "scikit-learn", "JPype1"]

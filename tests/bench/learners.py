@@ -10,7 +10,7 @@ holdout AUC and seconds per line, and writes ``bench/learners.csv``. The full da
 on 2 cores with the default candidates.
 
 This is the evidence behind the shipped :data:`automlkit.training.TUNED_XGBOOST` and the quality table in
-the README: it is a study, not a test, so nothing here passes or fails.
+docs/model-quality.md: it is a study, not a test, so nothing here passes or fails.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`make bench`: the API's speed against the original H2O + FastAPI way and against a plain Java loop.
 
-    python tests/bench/run.py [--rows 100000] [--requests 500]
+    python -m tests.bench.run [--rows 100000] [--requests 500]    (from the repository's top folder)
 
 Uses the champion of ``MLFLOW_TRACKING_URI`` / ``MODEL_NAME`` (the embedded store and ``cross-sell`` by
 default; a small one is trained first when there is none), then, in this one process tree:
@@ -33,20 +33,19 @@ import tempfile
 import time
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import requests
+from mlflow import MlflowClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import REPO, TEST_CSV, TRAIN_CSV, free_port, run_training, start_api, stop_process, wait_http  # noqa: E402
-from bench.load import run_load  # noqa: E402
+from automlkit.pyfunc_model import META_FILE, ModelMeta
+from automlkit.schema import conform
+from automlkit.settings import Settings
+from tests.conftest import (REPO, TEST_CSV, TRAIN_CSV, free_port, run_training, start_api, stop_process,
+                            wait_http)
 
-import mlflow  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-
-from automlkit.pyfunc_model import META_FILE, ModelMeta  # noqa: E402
-from automlkit.schema import conform  # noqa: E402
-from automlkit.settings import Settings  # noqa: E402
+from .load import run_load
 
 log = logging.getLogger("bench")
 HERE = Path(__file__).resolve().parent
