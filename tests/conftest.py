@@ -124,7 +124,7 @@ def api_champion(mlflow_server, sample_csv, tmp_path_factory) -> str:
 
 def start_api(tracking_uri: str, log_path: Path, wait_for: str = "/ready",
               **env_overrides: str) -> tuple[subprocess.Popen, str]:
-    """``uvicorn api.main:app`` on a free loopback port, as the README starts it; returns (process, url)
+    """``uvicorn api.main:app`` on a free loopback port, as docs/api.md starts it; returns (process, url)
     once ``wait_for`` answers 200."""
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "MODEL_NAME": API_MODEL, **env_overrides}
@@ -139,6 +139,15 @@ def start_api(tracking_uri: str, log_path: Path, wait_for: str = "/ready",
         stop_process(process)
         raise RuntimeError(f"the API did not become ready: {log_path.read_text()[-3000:]}")
     return process, url
+
+
+def assert_still_serving(url: str) -> None:
+    """The API at ``url`` is ready and scores a normal row (:data:`ROW`): checked after bad input or a fault."""
+    ready = requests.get(f"{url}/ready", timeout=10)
+    assert ready.status_code == 200, f"{ready.status_code}: {ready.text[:500]}"
+    answer = requests.post(f"{url}/predict", json={"records": [ROW]}, timeout=30)
+    assert answer.status_code == 200, f"{answer.status_code}: {answer.text[:500]}"
+    assert 0 < answer.json()["predictions"][0]["probability"] < 1, answer.text[:500]
 
 
 H2O_JAR = Path(__import__("h2o").__file__).parent / "backend" / "bin" / "h2o.jar"
@@ -166,7 +175,7 @@ def wait_for_cloud(url: str, size: int, nodes: list[subprocess.Popen], timeout: 
         raise
 
 
-#: Where browser tests save what a user sees (ignored by git; named in the README).
+#: Where browser tests save what a user sees (ignored by git; named in docs/testing.md).
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -183,7 +192,9 @@ def start_dashboard(api_url: str, log_path: Path, **env_overrides: str) -> tuple
                                start_new_session=True)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_http(url, process, timeout=120)
+        # a static file, not the page: every GET of the page starts a kernel, and polling it on a busy
+        # machine piled up dozens of them (each ~150 MB) until the wait timed out
+        wait_http(f"{url}voila/static/favicon.ico", process, timeout=120)
     except Exception:
         stop_process(process)
         raise RuntimeError(f"Voilà did not start: {log_path.read_text()[-3000:]}")
