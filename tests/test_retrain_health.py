@@ -35,7 +35,7 @@ def test_healthcheck_fails_on_a_stale_or_missing_heartbeat(tmp_path, monkeypatch
     assert retrain.main(["--healthcheck"]) == 1  # none yet
     path.write_text(f"{time.time() - retrain.HEARTBEAT_STALE_SECONDS - 5:.0f}\n")
     assert retrain.main(["--healthcheck"]) == 1
-    path.write_text(f"{time.time():.0f}\n")
+    path.write_text(f"{time.time():.3f}\n")
     assert retrain.main(["--healthcheck"]) == 0
     assert "schedule heartbeat 0 s ago" in capsys.readouterr().out
 
@@ -59,6 +59,8 @@ def test_the_cloud_is_named_after_the_compose_services_and_resolved():
     ({"cloud_size": 1, "consensus": True, "cloud_healthy": True}, 2, False),
     ({"cloud_size": 2, "consensus": False, "cloud_healthy": True}, 2, False),
     ({"cloud_size": 2, "consensus": True, "cloud_healthy": False}, 2, False),
+    ({"cloud_size": 3, "consensus": True, "cloud_healthy": True}, 0, True),
+    ({"cloud_size": 3, "consensus": False, "cloud_healthy": True}, 0, False),
 ])
 def test_a_cloud_is_ready_only_whole_healthy_and_agreed(state, size, ready):
     assert cloud_ready(state, size) is ready

@@ -70,7 +70,7 @@ class H2OCluster:
         if url:
             # a cluster started beside us (compose) may still be forming: wait for it rather than fail, and
             # for all ``nodes`` of it, since H2O locks the cloud at its size when the first job arrives
-            wait_for_cloud(url, max(nodes, 1))
+            wait_for_cloud(url, nodes)
             log.info("connecting to the existing H2O cluster at %s", url)
             h2o.connect(url=url, verbose=False, strict_version_check=False)
             return
@@ -127,12 +127,13 @@ def cloud_state(url: str) -> dict:
 
 
 def cloud_ready(state: dict, size: int) -> bool:
-    """True when ``state`` (of :func:`cloud_state`) is a healthy cloud of ``size`` nodes in consensus."""
-    return state["cloud_size"] == size and bool(state["consensus"]) and bool(state["cloud_healthy"])
+    """True when ``state`` (of :func:`cloud_state`) is a healthy cloud in consensus, of ``size`` nodes
+    (of any size when ``size`` is 0)."""
+    return (size in (0, state["cloud_size"])) and bool(state["consensus"]) and bool(state["cloud_healthy"])
 
 
 def wait_for_cloud(url: str, size: int, timeout: float = 600, still_starting=lambda: True) -> dict:
-    """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes; returns its state.
+    """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes (0: any); returns its state.
 
     ``still_starting`` is asked between tries: when it returns False (the nodes exited), waiting stops.
     """

@@ -43,7 +43,7 @@ def beat_while_alive(schedule_thread: threading.Thread, path: Path = HEARTBEAT,
     """Rewrite ``path`` every ``every`` seconds for as long as ``schedule_thread`` runs (a daemon thread)."""
     def beat():
         while schedule_thread.is_alive():
-            path.write_text(f"{time.time():.0f}\n")
+            path.write_text(f"{time.time():.3f}\n")
             time.sleep(every)
 
     thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
