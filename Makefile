@@ -53,31 +53,31 @@ $(SCORER_JAR): $(STAMP) $(wildcard notebooks/automlkit/java/*.java)
 setup: java $(STAMP) $(SCORER_JAR) ## create .venv with the pinned packages, build the scorer helper (quick when nothing changed)
 
 train: setup ## run notebooks/train.ipynb with papermill (PARAMS="-p max_runtime_secs 60 ...")
-	$(BIN)/python -m automlkit.run_training $(PARAMS)
+	$(BIN)/automl train $(PARAMS)
 
 ui: setup ## start the MLflow UI on the embedded store (http://$(HOST):$(MLFLOW_PORT))
 	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlruns/mlflow.db \
 	  --default-artifact-root $(CURDIR)/mlruns/artifacts --host $(HOST) --port $(MLFLOW_PORT)
 
 api: setup ## start the prediction API on the embedded store's champion (http://$(HOST):$(API_PORT)/docs)
-	$(BIN)/uvicorn api.main:app --host $(HOST) --port $(API_PORT)
+	$(BIN)/automl api --host $(HOST) --port $(API_PORT)
 
 dashboard: setup ## start the Voilà dashboard (API_URL, default http://$(HOST):$(API_PORT))
-	API_URL=$${API_URL:-http://$(HOST):$(API_PORT)} $(BIN)/python -m automlkit.dashboard_server --host $(HOST) --port $(DASHBOARD_PORT)
+	API_URL=$${API_URL:-http://$(HOST):$(API_PORT)} $(BIN)/automl dashboard --host $(HOST) --port $(DASHBOARD_PORT)
 
 jupyter: setup ## start JupyterLab on notebooks/ (it prints its URL with the token)
 	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=$(HOST) --port=$(JUPYTER_PORT) --no-browser
 
 serve: setup ## start the MLflow UI, the API and the dashboard; print their URLs (Ctrl-C stops all)
-	$(BIN)/python -m automlkit.launch --host $(HOST) --mlflow-port $(MLFLOW_PORT) --api-port $(API_PORT) \
+	$(BIN)/automl serve --host $(HOST) --mlflow-port $(MLFLOW_PORT) --api-port $(API_PORT) \
 	  --dashboard-port $(DASHBOARD_PORT)
 
 run: setup ## train on the shipped data with a short budget, then `make serve`
-	$(BIN)/python -m automlkit.run_training $(RUN_PARAMS) $(PARAMS)
+	$(BIN)/automl train $(RUN_PARAMS) $(PARAMS)
 	@$(MAKE) --no-print-directory serve
 
 retrain-every: setup ## retrain on a schedule: INTERVAL seconds between runs (first run at once if no champion)
-	$(BIN)/python -m automlkit.retrain --interval $(INTERVAL) $(PARAMS)
+	$(BIN)/automl retrain --interval $(INTERVAL) $(PARAMS)
 
 browser: ## install Debian's chromium for the browser tests when it is missing
 	@test -x /usr/bin/chromium || { echo "installing chromium (Debian)"; \
@@ -94,7 +94,7 @@ test-containers: setup browser ## the stack built and run for real with `make up
 	$(BIN)/python -m pytest -m containers $(PYTEST_ARGS)
 
 bench: setup ## API speed vs the original H2O way and a plain Java loop -> bench/results.json
-	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
+	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 learners: setup ## H2O learners and stacks on the fixed holdout, full data (~16 min) -> bench/learners.csv
 	$(BIN)/python tests/bench/learners.py $(LEARNERS_ARGS)
