@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import json
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import UploadFile
 
 from automlkit.errors import Problem, make_problem
@@ -17,7 +18,7 @@ from . import scoring
 from .config import ApiSettings
 from .errors import ApiError
 from .model_store import ModelStore, ServedModel
-from .schemas import ErrorBody, ModelCard, PredictResponse
+from .schemas import ErrorBody, ModelCard, PredictRecords, PredictResponse
 
 router = APIRouter()
 
@@ -34,7 +35,7 @@ PREDICT_OPENAPI = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/PredictRecords"},
+                "schema": PredictRecords.model_json_schema(),  # inline: nothing else registers the model
                 "examples": {"one customer": {"value": {"records": [EXAMPLE_RECORD]}}},
             },
             "multipart/form-data": {
@@ -46,11 +47,12 @@ PREDICT_OPENAPI = {
             },
         },
     },
-    "parameters": [{"name": "accept", "in": "header", "required": False,
-                    "schema": {"type": "string", "enum": ["application/json", "text/csv"]},
-                    "description": "text/csv returns the input columns plus probability and label as CSV"}],
 }
 ERRORS = {status: {"model": ErrorBody} for status in (400, 413, 415, 422, 503)}
+#: /reload's token: declared in the OpenAPI document (the Authorize button of /docs); a missing or
+#: non-bearer header reaches the route as None, which answers with the API's own 401 body
+RELOAD_BEARER = HTTPBearer(auto_error=False, scheme_name="reload token",
+                           description="the RELOAD_TOKEN the service was started with")
 
 
 def _store(request: Request) -> ModelStore:
@@ -128,7 +130,9 @@ def _parse_records(body: bytes, settings: ApiSettings) -> list[dict]:
 
 
 @router.post("/predict", response_model=None, openapi_extra=PREDICT_OPENAPI,
-             responses={200: {"model": PredictResponse, "content": {"text/csv": {}}}, **ERRORS})
+             responses={200: {"model": PredictResponse, "content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "JSON, or with `Accept: text/csv` the input columns plus "
+                                            "probability and label as CSV"}, **ERRORS})
 async def predict(request: Request,
                   rank: bool = Query(False, description="order rows by probability, most likely first"),
                   drift: bool = Query(False, description="add each feature's population stability index "
@@ -193,6 +197,12 @@ def models(request: Request) -> dict:
             "serving_version": served.version if served else None, "versions": versions}
 
 
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    """The API's front page is its documentation."""
+    return RedirectResponse("/docs")
+
+
 @router.get("/health")
 def health() -> dict:
     """Liveness: the process answers."""
@@ -207,13 +217,13 @@ def ready(request: Request) -> dict:
 
 
 @router.post("/reload", responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
-async def reload(request: Request) -> dict:
+async def reload(request: Request,
+                 credentials: HTTPAuthorizationCredentials | None = Depends(RELOAD_BEARER)) -> dict:
     """Check the registry now and swap in the alias's version if it moved (bearer token `RELOAD_TOKEN`)."""
     token = _settings(request).reload_token
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("bearer "):
+    if credentials is None:
         raise ApiError(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-    if not token or not hmac.compare_digest(header[7:].strip().encode(), token.encode()):
+    if not token or not hmac.compare_digest(credentials.credentials.strip().encode(), token.encode()):
         raise ApiError(403, "the token is not valid" if token else "reload is disabled: RELOAD_TOKEN is not set")
     store = _store(request)
     changed = await run_in_threadpool(store.refresh)

@@ -126,6 +126,32 @@ def test_openapi_documents_both_request_forms(api):
     assert {"application/json", "multipart/form-data"} <= set(content)
     assert content["application/json"]["examples"] and content["multipart/form-data"]["examples"]
     assert requests.get(f"{api}/docs", timeout=10).status_code == 200
+    front = requests.get(f"{api}/", timeout=10, allow_redirects=False)
+    assert front.status_code == 307 and front.headers["location"] == "/docs"
+
+
+def test_every_reference_in_the_openapi_document_resolves_and_reload_declares_its_token(api):
+    spec = requests.get(f"{api}/openapi.json", timeout=10).json()
+
+    def refs(node):
+        if isinstance(node, dict):
+            yield from ([node["$ref"]] if "$ref" in node else [])
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    found = set(refs(spec))
+    assert found, "the document refers to no component at all"
+    for ref in found:
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.rsplit("/", 1)[1] in spec["components"]["schemas"], f"{ref} does not resolve"
+    json_form = spec["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert json_form["properties"]["records"]["type"] == "array"
+    assert spec["components"]["securitySchemes"]["reload token"] == {
+        "type": "http", "scheme": "bearer", "description": "the RELOAD_TOKEN the service was started with"}
+    assert spec["paths"]["/reload"]["post"]["security"] == [{"reload token": []}]
 
 
 def test_drift_reports_every_feature_and_flags_a_shifted_batch(api, customers):
