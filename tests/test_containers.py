@@ -90,6 +90,7 @@ def stack(tmp_path_factory):
     env_file = tmp_path_factory.mktemp("stack") / ".env"
     settings = {"RELOAD_TOKEN": os.urandom(16).hex(), "JUPYTER_TOKEN": os.urandom(16).hex(),
                 "DATA_DIR": str(DATA_DIR), "MODEL_NAME": MODEL, "FIRST_TRAIN_MAX_RUNTIME_SECS": "30",
+                "FIRST_TRAIN_SAMPLE_ROWS": "20000",
                 "TRAIN_PARAMS": TRAIN_PARAMS, "H2O_MEMORY": "2g", "POLL_SECONDS": "5", **ports}
     env_file.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
     stack = Stack(env_file, ports)
