@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parameters = yaml.safe_load(args.parameters) or {}
     if not isinstance(parameters, dict):
         parser.error(f"--parameters must be a YAML mapping, got {args.parameters!r}")
-    parameters.update({name: yaml.safe_load(value) for name, value in args.parameter})
-    first_run = {name: yaml.safe_load(value) for name, value in args.first_run}
+    parameters.update(run_training.read_parameters(args.parameter))
+    first_run = run_training.read_parameters(args.first_run)
     beat_while_alive(threading.current_thread())
     try:
         schedule(parameters, args.interval, args.timeout, stop, output_dir=args.output_dir, first_run=first_run)

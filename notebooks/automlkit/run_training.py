@@ -42,6 +42,11 @@ def raise_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def read_parameters(pairs: list[list[str]]) -> dict:
+    """``-p NAME VALUE`` pairs as notebook parameters, each value read as YAML (``'[GLM]'`` is a list)."""
+    return {name: yaml.safe_load(value) for name, value in pairs}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (``-p NAME VALUE`` as with papermill; values are read as YAML)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -103,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     raise_on_sigterm()
-    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    parameters = read_parameters(args.parameter)
     try:
         run_id, output = run(parameters, args.notebook, args.output_dir, args.timeout, args.kernel)
     except papermill.PapermillExecutionError:
