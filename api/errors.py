@@ -7,10 +7,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from automlkit.errors import DataContractError, Problem
+from automlkit.errors import AutomlKitError, DataContractError, Problem
 
 
-class ApiError(Exception):
+class ApiError(AutomlKitError):
     """An error with an HTTP status and problems to report."""
 
     def __init__(self, status: int, detail: str, problems: list[Problem] | None = None,

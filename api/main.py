@@ -1,4 +1,4 @@
-"""FastAPI app: ``uvicorn api.main:app``. Serves the model holding ``MODEL_NAME@champion``.
+"""FastAPI app: ``uvicorn api.main:app``. Serves the model holding ``MODEL_NAME@MODEL_ALIAS``.
 
 The model is loaded in the lifespan hook and re-checked every ``POLL_SECONDS`` (and on an authenticated
 ``POST /reload``); routes take the current model once per request, so a swap never disturbs a request.
@@ -11,8 +11,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from . import errors, log_redaction
-from .config import ApiSettings
+from automlkit.log_config import configure_logging
+from automlkit.settings import ApiSettings
+
+from . import errors, log_redaction, openapi
 from .model_store import ModelStore
 from .routes import router
 
@@ -20,8 +22,8 @@ log = logging.getLogger("api")
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
-    """Build the app; ``settings`` default to the environment's."""
-    settings = settings or ApiSettings.from_env()
+    """Build the app; ``settings`` default to the environment's (and ``.env``'s)."""
+    settings = settings or ApiSettings.load()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -40,23 +42,24 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="AutoML prediction API",
         version="1.0",
-        description=("Scores customers with the model that holds the registry alias "
+        description=("Scores rows with the model that holds the registry alias "
                      f"`{settings.model_name}@{settings.model_alias}`. Send a CSV file (multipart field "
                      "`file`, gzip accepted) or JSON records to `POST /predict`. Every 4xx names the column "
                      "and the first offending 1-based rows."),
         lifespan=lifespan,
     )
     app.state.settings = settings
-    log_redaction.install([settings.reload_token])
+    log_redaction.install([settings.reload_token.get_secret_value()])
     errors.install(app)
     app.include_router(router)
+    openapi.install(app)
     return app
 
 
-def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _app() -> FastAPI:
+    settings = ApiSettings.load()
+    configure_logging(settings.log_level)
+    return create_app(settings)
 
 
-_configure_logging()
-app = create_app()
+app = _app()

@@ -18,9 +18,8 @@ from datetime import datetime, timezone
 import mlflow
 from mlflow import MlflowClient
 
-from automlkit.pyfunc_model import ScoringModel
-
-from .config import ApiSettings
+from automlkit.scoring import ScoringModel
+from automlkit.settings import ApiSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +56,7 @@ class ModelStore:
         # MLflow's own retries (7, exponential back-off: minutes) would stall start-up and /reload while
         # the server is down; this store retries on its own schedule instead.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a log line, not a bar per load
         # models are read from the configured registry only, whatever the process's MLflow defaults are
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
@@ -83,7 +83,7 @@ class ModelStore:
             try:
                 started = time.perf_counter()
                 pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{number}")
-                scoring = pyfunc.unwrap_python_model().model
+                scoring = pyfunc.unwrap_python_model().scoring_model
                 served = ServedModel(name=name, version=number, alias=alias, run_id=version.run_id,
                                      trained_at=_iso(version.creation_timestamp),
                                      loaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -94,7 +94,7 @@ class ModelStore:
             previous = self.current
             self.current = served  # the atomic swap
             self.last_error = None
-            log.info("serving %s v%s (%s) after %.1f s load%s", name, served.version, scoring.scorer.algo,
+            log.info("serving %s v%s (%s) after %.1f s load%s", name, served.version, scoring.algorithm,
                      time.perf_counter() - started, f", replacing v{previous.version}" if previous else "")
             return True
 

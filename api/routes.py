@@ -1,9 +1,12 @@
-"""The routes: /predict, /model, /health, /ready, /reload. Thin: the work is in automlkit and model_store."""
+"""The routes: /predict, /model, /models, /health, /ready, /reload. Thin: they turn HTTP into calls of the
+served model's :class:`~automlkit.scoring.ScoringModel` and its results into responses."""
 
 from __future__ import annotations
 
 import hmac
 import json
+
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,12 +16,13 @@ from starlette.datastructures import UploadFile
 
 from automlkit.errors import Problem, make_problem
 from automlkit.registry import version_history
+from automlkit.scoring import TooManyToExplain
+from automlkit.settings import ApiSettings
 
-from . import scoring
-from .config import ApiSettings
+from . import responses
 from .errors import ApiError
 from .model_store import ModelStore, ServedModel
-from .schemas import ErrorBody, ModelCard, PredictRecords, PredictResponse
+from .schemas import ErrorBody, Health, ModelCard, ModelVersions, PredictRecords, PredictResponse, Ready, ReloadResult
 
 router = APIRouter()
 
@@ -27,23 +31,20 @@ INLINE_ROWS = 64
 #: Slack over the upload limit for multipart framing.
 MULTIPART_SLACK = 64 * 1024
 
-EXAMPLE_RECORD = {"id": 381110, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_Code": 11.0,
-                  "Previously_Insured": 1, "Vehicle_Age": "< 1 Year", "Vehicle_Damage": "No",
-                  "Annual_Premium": 35786.0, "Policy_Sales_Channel": 152.0, "Vintage": 53}
 PREDICT_OPENAPI = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
                 "schema": PredictRecords.model_json_schema(),  # inline: nothing else registers the model
-                "examples": {"one customer": {"value": {"records": [EXAMPLE_RECORD]}}},
+                # the example is the served model's own (api.openapi fills it in once a model is loaded)
             },
             "multipart/form-data": {
                 "schema": {"type": "object", "required": ["file"],
                            "properties": {"file": {"type": "string", "format": "binary",
                                                    "description": "CSV with a header row; .csv.gz accepted"}}},
-                "examples": {"csv file": {"summary": "upload test.csv.gz as field `file`",
-                                          "value": {"file": "test.csv.gz"}}},
+                "examples": {"csv file": {"summary": "a CSV with a header row, as field `file`",
+                                          "value": {"file": "customers.csv"}}},
             },
         },
     },
@@ -55,20 +56,28 @@ RELOAD_BEARER = HTTPBearer(auto_error=False, scheme_name="reload token",
                            description="the RELOAD_TOKEN the service was started with")
 
 
-def _store(request: Request) -> ModelStore:
+def get_store(request: Request) -> ModelStore:
+    """The app's model store (a FastAPI dependency)."""
     return request.app.state.store
 
 
-def _settings(request: Request) -> ApiSettings:
+def get_settings(request: Request) -> ApiSettings:
+    """The app's settings (a FastAPI dependency)."""
     return request.app.state.settings
 
 
-def _served(request: Request) -> ServedModel:
-    served = _store(request).current
+def get_served(store: Annotated[ModelStore, Depends(get_store)]) -> ServedModel:
+    """The model being served, taken once for the whole request; 503 with the reason when there is none."""
+    served = store.current
     if served is None:
-        reason = (_store(request).last_error or {}).get("message", "no model loaded yet")
+        reason = (store.last_error or {}).get("message", "no model loaded yet")
         raise ApiError(503, f"no model is loaded: {reason}")
     return served
+
+
+Store = Annotated[ModelStore, Depends(get_store)]
+Settings = Annotated[ApiSettings, Depends(get_settings)]
+Served = Annotated[ServedModel, Depends(get_served)]
 
 
 async def _read_body(request: Request, limit: int, slack: int = 0) -> bytes:
@@ -133,15 +142,13 @@ def _parse_records(body: bytes, settings: ApiSettings) -> list[dict]:
              responses={200: {"model": PredictResponse, "content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "JSON, or with `Accept: text/csv` the input columns plus "
                                             "probability and label as CSV"}, **ERRORS})
-async def predict(request: Request,
+async def predict(request: Request, settings: Settings, served: Served,
                   rank: bool = Query(False, description="order rows by probability, most likely first"),
                   drift: bool = Query(False, description="add each feature's population stability index "
                                                          "against the training data (`drift`, header `X-Drift`)"),
                   explain: bool = Query(False, description="add each row's top SHAP contributions (tree models; "
                                                            "at most 1,000 rows), JSON answers only")):
     """Score a CSV upload (multipart field `file`, gzip accepted) or JSON records with the champion."""
-    settings = _settings(request)
-    served = _served(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_csv = content_type in ("multipart/form-data", "text/csv")
     if content_type not in ("multipart/form-data", "text/csv", "application/json", ""):
@@ -155,39 +162,43 @@ async def predict(request: Request,
         source = body
     else:
         source = _parse_records(body, settings)
-    if is_csv:
-        scored = await run_in_threadpool(scoring.score_csv, served, source, settings, drift, explain)
-    elif len(source) > INLINE_ROWS or explain:
-        scored = await run_in_threadpool(scoring.score_records, served, source, drift, explain)
-    else:  # a handful of rows: scoring on the event loop is faster than a thread hop
-        scored = scoring.score_records(served, source, drift)
-    order = scoring.ranking(scored) if rank else None
-    headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, **scoring.drift_header(scored)}
+    model = served.model
+    try:
+        if is_csv:
+            scored = await run_in_threadpool(model.score_csv, source, settings.max_upload_bytes, settings.max_rows,
+                                             drift, explain)
+        elif len(source) > INLINE_ROWS or explain:
+            scored = await run_in_threadpool(model.score_records, source, drift, explain)
+        else:  # a handful of rows: scoring on the event loop is faster than a thread hop
+            scored = model.score_records(source, drift)
+    except TooManyToExplain as exc:
+        raise ApiError(413, str(exc)) from exc
+    order = scored.ranking() if rank else None
+    headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, **responses.drift_header(scored)}
     if "text/csv" in request.headers.get("accept", ""):
-        return Response(scoring.csv_body(scored, order), media_type="text/csv", headers=headers)
-    return Response(scoring.json_body(served, scored, order), media_type="application/json", headers=headers)
+        return Response(responses.csv_body(scored, order), media_type="text/csv", headers=headers)
+    return Response(responses.json_body(served, scored, order), media_type="application/json", headers=headers)
 
 
-@router.get("/model", response_model=ModelCard, responses={503: {"model": ErrorBody}})
-def model_card(request: Request) -> ModelCard:
-    """The served model: name, version, alias, run, trained-at, holdout metrics, threshold, input schema."""
-    store, settings = _store(request), _settings(request)
+@router.get("/model", response_model=ModelCard)
+def model_card(store: Store, settings: Settings) -> ModelCard:
+    """The served model: name, version, alias, run, trained-at, holdout metrics, threshold, input schema
+    (with `version` null and `load_error` saying why while no model is loaded)."""
     served = store.current
     if served is None:
         return ModelCard(name=settings.model_name, version=None, alias=settings.model_alias,
                          load_error=store.last_error)
     meta = served.model.meta
     return ModelCard(name=served.name, version=served.version, alias=served.alias, run_id=served.run_id,
-                     trained_at=served.trained_at, loaded_at=served.loaded_at, algorithm=served.model.scorer.algo,
+                     trained_at=served.trained_at, loaded_at=served.loaded_at, algorithm=served.model.algorithm,
                      threshold=meta.threshold, holdout_metrics=meta.holdout_metrics,
                      input_schema=meta.schema.to_dict(), load_error=store.last_error)
 
 
-@router.get("/models", responses={503: {"model": ErrorBody}})
-def models(request: Request) -> dict:
+@router.get("/models", response_model=ModelVersions, responses={503: {"model": ErrorBody}})
+def models(store: Store, settings: Settings) -> dict:
     """Every registered version of the served model, newest first: aliases, holdout metrics, the champion
     decision and why, and a link to its training run (leaderboard, notebook) in the MLflow UI."""
-    store, settings = _store(request), _settings(request)
     try:
         versions = version_history(store.client, settings.model_name, settings.mlflow_ui_url)
     except Exception as exc:  # noqa: BLE001 - registry down: say so, keep serving
@@ -203,29 +214,27 @@ def root() -> RedirectResponse:
     return RedirectResponse("/docs")
 
 
-@router.get("/health")
-def health() -> dict:
+@router.get("/health", response_model=Health)
+def health() -> Health:
     """Liveness: the process answers."""
-    return {"status": "ok"}
+    return Health()
 
 
-@router.get("/ready", responses={503: {"model": ErrorBody}})
-def ready(request: Request) -> dict:
+@router.get("/ready", response_model=Ready, responses={503: {"model": ErrorBody}})
+def ready(served: Served) -> Ready:
     """Readiness: a model is loaded (503 with the reason otherwise)."""
-    served = _served(request)
-    return {"status": "ready", "model": served.name, "version": served.version}
+    return Ready(model=served.name, version=served.version)
 
 
-@router.post("/reload", responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
-async def reload(request: Request,
-                 credentials: HTTPAuthorizationCredentials | None = Depends(RELOAD_BEARER)) -> dict:
+@router.post("/reload", response_model=ReloadResult, responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
+async def reload(store: Store, settings: Settings,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(RELOAD_BEARER)]) -> dict:
     """Check the registry now and swap in the alias's version if it moved (bearer token `RELOAD_TOKEN`)."""
-    token = _settings(request).reload_token
+    token = settings.reload_token.get_secret_value()
     if credentials is None:
         raise ApiError(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     if not token or not hmac.compare_digest(credentials.credentials.strip().encode(), token.encode()):
         raise ApiError(403, "the token is not valid" if token else "reload is disabled: RELOAD_TOKEN is not set")
-    store = _store(request)
     changed = await run_in_threadpool(store.refresh)
     served = store.current
     return {"changed": changed, "version": served.version if served else None, "load_error": store.last_error}

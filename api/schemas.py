@@ -1,4 +1,4 @@
-"""Request and response bodies of the API (what the OpenAPI page documents)."""
+"""Request and response bodies of the API (what the OpenAPI document and ``/docs`` show)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,41 @@ class ProblemOut(BaseModel):
     count: int = 0
 
 
+class Contribution(BaseModel):
+    """One feature's push on a row's score."""
+
+    feature: str
+    contribution: float = Field(description="SHAP contribution to the log-odds of the positive class")
+
+
+class Explanation(BaseModel):
+    """Why a row scored as it did: bias + the top contributions + other = the row's logit."""
+
+    bias: float
+    other: float = Field(description="the sum of the contributions not listed in `top`")
+    top: list[Contribution]
+
+
+class ExplainSummary(BaseModel):
+    """Whether the model explains its rows (tree models do), and in what unit."""
+
+    available: bool
+    unit: str | None = None
+    message: str | None = Field(default=None, description="why there are no explanations")
+
+
+class FeatureDrift(BaseModel):
+    """One feature's population stability index for the scored rows against the training data."""
+
+    column: str
+    psi: float
+    drifted: bool = Field(description="psi is past the alert level")
+    rows: int
+    bin: str = Field(description="the bin whose share moved most")
+    training_share: float
+    batch_share: float
+
+
 class Prediction(BaseModel):
     """One scored row."""
 
@@ -30,6 +65,7 @@ class Prediction(BaseModel):
     probability: float = Field(description="probability of the positive class")
     label: int = Field(description="1 when probability >= the model's threshold")
     rank: int | None = Field(default=None, description="1 = most likely (with ?rank=true)")
+    explanation: Explanation | None = Field(default=None, description="with ?explain=true, for tree models")
 
 
 class PredictResponse(BaseModel):
@@ -41,13 +77,23 @@ class PredictResponse(BaseModel):
     rows: int
     predictions: list[Prediction]
     warnings: list[ProblemOut] = []
+    drift: list[FeatureDrift] | None = Field(default=None, description="with ?drift=true, most drifted first")
+    explain: ExplainSummary | None = Field(default=None, description="with ?explain=true")
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx: what is wrong, and where."""
+    """Every 4xx and 503: what is wrong, and where."""
 
     detail: str
     problems: list[ProblemOut] = []
+
+
+class LoadError(BaseModel):
+    """Why the alias's version is not the one served."""
+
+    version: str | None
+    message: str
+    at: str
 
 
 class ModelCard(BaseModel):
@@ -63,4 +109,47 @@ class ModelCard(BaseModel):
     threshold: float | None = None
     holdout_metrics: dict[str, float] = {}
     input_schema: dict[str, Any] | None = None
-    load_error: dict[str, Any] | None = None
+    load_error: LoadError | None = None
+
+
+class VersionInfo(BaseModel):
+    """One registered version (``GET /models``)."""
+
+    version: str
+    aliases: list[str]
+    created_at: str
+    run_id: str | None
+    holdout_metrics: dict[str, float]
+    decision: str = Field(description="why it did or did not take the champion alias")
+    run_url: str | None = Field(description="its training run in the MLflow UI (leaderboard, notebook)")
+
+
+class ModelVersions(BaseModel):
+    """Every registered version of the served model, newest first."""
+
+    name: str
+    alias: str
+    serving_version: str | None
+    versions: list[VersionInfo]
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: str = "ok"
+
+
+class Ready(BaseModel):
+    """Readiness: the model being served."""
+
+    status: str = "ready"
+    model: str
+    version: str
+
+
+class ReloadResult(BaseModel):
+    """What ``POST /reload`` did."""
+
+    changed: bool = Field(description="a new version went live")
+    version: str | None
+    load_error: LoadError | None = None

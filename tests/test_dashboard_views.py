@@ -12,6 +12,7 @@ import pytest
 
 from automlkit import dashboard as view
 from automlkit.dashboard_server import tornado_settings, voila_arguments
+from automlkit.settings import DashboardSettings
 from automlkit.errors import DataContractError, Problem
 
 
@@ -73,13 +74,16 @@ def test_charts_render_and_labels_come_from_the_target_column_when_present():
 
 def test_voila_is_started_with_culling_and_a_websocket_limit_from_the_upload_limit(monkeypatch):
     monkeypatch.setenv("MAX_UPLOAD_BYTES", str(64 * 1024 * 1024))
-    arguments = voila_arguments("127.0.0.1", 8866, cull_idle_seconds=300)
+    monkeypatch.setenv("DASHBOARD_CULL_IDLE_SECONDS", "300")
+    settings = DashboardSettings.load(port=8870)
+    arguments = voila_arguments(settings)
     assert "--MappingKernelManager.cull_idle_timeout=300" in arguments and "--no-browser" in arguments
-    assert tornado_settings()["websocket_max_message_size"] > 64 * 1024 * 1024
+    assert "--port=8870" in arguments and arguments[0].endswith("dashboard.ipynb")
+    assert tornado_settings(settings)["websocket_max_message_size"] > 64 * 1024 * 1024
 
 
 def test_unreachable_api_is_reported_plainly():
-    client = view.ApiClient(view.DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
+    client = view.ApiClient(DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
     with pytest.raises(view.ApiUnavailable, match="not reachable"):
         client.model_card()
 

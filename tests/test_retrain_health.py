@@ -9,6 +9,7 @@ import time
 import pytest
 
 from automlkit import retrain
+from automlkit.errors import ServiceTimeout
 from automlkit.h2o_cluster import cloud_ready, flatfile_lines, node_names
 
 
@@ -50,7 +51,7 @@ def test_the_cloud_is_named_after_the_compose_services_and_resolved():
     assert node_names(1) == ["h2o"]
     assert node_names(3) == ["h2o", "h2o-2", "h2o-3"]
     assert flatfile_lines(["localhost"]) == ["127.0.0.1:54321"]
-    with pytest.raises(RuntimeError, match="'no-such-node.invalid' does not resolve"):
+    with pytest.raises(ServiceTimeout, match="'no-such-node.invalid' does not resolve"):
         flatfile_lines(["no-such-node.invalid"], timeout=0)
 
 

@@ -35,7 +35,11 @@ def api(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     args = parser.parse_args(argv)
-    uvicorn.run("api.main:app", host=args.host, port=args.port)
+    from .log_config import logging_config
+    from .settings import ApiSettings
+
+    level = ApiSettings.load().log_level  # validates every API setting before uvicorn starts
+    uvicorn.run("api.main:app", host=args.host, port=args.port, log_config=logging_config(level))
     return 0
 
 

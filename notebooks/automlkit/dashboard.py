@@ -8,8 +8,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-from dataclasses import dataclass
 
 import matplotlib
 
@@ -20,37 +18,21 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import requests  # noqa: E402
 
-from .errors import DataContractError, Problem  # noqa: E402
+from .errors import AutomlKitError, DataContractError, Problem, ServiceError  # noqa: E402
 from .drift import PSI_ALERT  # noqa: E402
 from .metrics import cumulative_gains  # noqa: E402
 from .schema import read_csv  # noqa: E402
-from .settings import DEFAULT_MAX_UPLOAD_BYTES, max_upload_bytes  # noqa: E402
+from .settings import DashboardSettings  # noqa: E402
 
 #: Rows per page of the ranked table.
 PAGE_ROWS = 20
 
 
-@dataclass(frozen=True)
-class DashboardSettings:
-    """Where the API is and how large an upload may be (``API_URL``, ``MAX_UPLOAD_BYTES``)."""
-
-    api_url: str = "http://127.0.0.1:8000"
-    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
-    timeout: float = 600.0
-
-    @classmethod
-    def from_env(cls) -> "DashboardSettings":
-        """Read ``API_URL`` and ``MAX_UPLOAD_BYTES`` (the same limit the API enforces)."""
-        default = cls()
-        return cls(api_url=(os.environ.get("API_URL") or default.api_url).rstrip("/"),
-                   max_upload_bytes=max_upload_bytes())
-
-
-class ApiUnavailable(Exception):
+class ApiUnavailable(ServiceError):
     """The API did not answer (down, or not ready); the message says so plainly."""
 
 
-class ApiRejected(Exception):
+class ApiRejected(AutomlKitError):
     """The API refused the input with a 4xx; ``problems`` say where and why."""
 
     def __init__(self, detail: str, problems: list[Problem]):

@@ -40,7 +40,7 @@ class Dashboard:
     """Model card, upload, preview, Predict, ranked table, charts, threshold slider and download."""
 
     def __init__(self, settings: view.DashboardSettings | None = None):
-        self.settings = settings or view.DashboardSettings.from_env()
+        self.settings = settings or view.DashboardSettings.load()
         self.client = view.ApiClient(self.settings)
         self.card: dict | None = None
         self.upload_name, self.upload_content = "", b""

@@ -1,4 +1,5 @@
-"""Exceptions of the package: one base class, and the data-contract error that lists its problems."""
+"""Exceptions of the package: one base class, :class:`AutomlKitError`, whose message is what the user needs
+to see. Each subclass also derives from the built-in exception it refines (``ValueError``, ...)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,26 @@ MAX_ROWS_REPORTED = 5
 
 class AutomlKitError(Exception):
     """Base class of every error this package raises on purpose."""
+
+
+class SettingsError(AutomlKitError, ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class ParameterError(AutomlKitError, ValueError):
+    """A training or scoring parameter is out of range; the message names it."""
+
+
+class ModelError(AutomlKitError, ValueError):
+    """A model cannot do what was asked (not binomial, no contributions, ...)."""
+
+
+class ServiceError(AutomlKitError, RuntimeError):
+    """Something outside the process (a JDK, an H2O cloud, the API) is missing or does not answer."""
+
+
+class ServiceTimeout(ServiceError, TimeoutError):
+    """A service did not become ready in time."""
 
 
 @dataclass(frozen=True)

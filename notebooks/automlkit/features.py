@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .errors import ParameterError
+
 #: Prefix of a target-encoded feature's name.
 PREFIX = "te_"
 
@@ -59,7 +61,7 @@ def fit_target_encodings(levels: dict[str, pd.Series], y: np.ndarray, smoothing:
     """
     y = np.asarray(y, dtype=float)
     if not 0 < len(y):
-        raise ValueError("no rows to learn target encodings from")
+        raise ParameterError("no rows to learn target encodings from")
     prior = float(y.mean())
     fold = np.random.default_rng(seed).permutation(len(y)) % max(2, folds)
     encodings, out_of_fold = [], {}

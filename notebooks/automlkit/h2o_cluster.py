@@ -32,7 +32,10 @@ from pathlib import Path
 import h2o
 from h2o.backend import H2OLocalServer
 
+from .errors import ServiceError, ServiceTimeout
 from .java_build import h2o_jar
+from .log_config import configure_logging
+from .settings import H2oNodeSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ def free_port_pair(host: str = "127.0.0.1") -> int:
             return port
         except OSError:
             continue
-    raise RuntimeError("no free pair of ports found for H2O")
+    raise ServiceError("no free pair of ports found for H2O")
 
 
 class H2OCluster:
@@ -147,7 +150,7 @@ def wait_for_cloud(url: str, size: int, timeout: float = 600, still_starting=lam
         except (OSError, ValueError, KeyError):
             pass
         time.sleep(1)
-    raise TimeoutError(f"no healthy {size}-node H2O cloud at {url} within {timeout:.0f} s "
+    raise ServiceTimeout(f"no healthy {size}-node H2O cloud at {url} within {timeout:.0f} s "
                        f"(last seen: {state.get('cloud_size', 'no answer')} node(s))")
 
 
@@ -172,7 +175,7 @@ def flatfile_lines(names: list[str], timeout: float = 300) -> list[str]:
                 break
             except OSError:
                 if time.time() > deadline:
-                    raise RuntimeError(f"H2O node {name!r} does not resolve after {timeout:.0f} s") from None
+                    raise ServiceTimeout(f"H2O node {name!r} does not resolve after {timeout:.0f} s") from None
                 time.sleep(1)
     return lines
 
@@ -240,18 +243,20 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--node", action="store_true",
                       help="run one node of a cloud of H2O_NODES (default 1) nodes with H2O_MEMORY (default 4g)")
     mode.add_argument("--check", metavar="URL", help="exit 0 when URL is a healthy cloud of --size nodes")
-    parser.add_argument("--size", type=int, default=int(os.environ.get("H2O_NODES") or 1))
+    parser.add_argument("--size", type=int, default=None, help="nodes the cloud must have (default: H2O_NODES)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    node = H2oNodeSettings.load()
+    configure_logging(node.log_level)
+    size = args.size or node.nodes
     if args.watch:
         owner_pid, jvm_pid, ice = args.watch
         watch(int(owner_pid), int(jvm_pid), ice)
     elif args.node:
-        run_node(args.size, os.environ.get("H2O_MEMORY") or "4g", os.environ.get("H2O_CLOUD_NAME") or "automl-stack")
+        run_node(size, node.memory, node.cloud_name)
     else:
         state = cloud_state(args.check)
         print(f"{state['cloud_size']} node(s), healthy: {state['cloud_healthy']}, consensus: {state['consensus']}")
-        return 0 if cloud_ready(state, args.size) else 1
+        return 0 if cloud_ready(state, size) else 1
     return 0
 
 

@@ -34,7 +34,7 @@ def build(classpath: str | Path | None = None) -> Path:
         return SCORER_JAR
     javac, jar = shutil.which("javac"), shutil.which("jar")
     if not javac or not jar:
-        raise RuntimeError("javac/jar not found: install a JDK (make setup installs default-jdk-headless)")
+        raise ServiceError("javac/jar not found: install a JDK (make setup installs default-jdk-headless)")
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([javac, "--release", "8", "-nowarn", "-cp", str(classpath or h2o_jar()), "-d", out,
                         *map(str, sources)], check=True)
@@ -44,6 +44,8 @@ def build(classpath: str | Path | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
+    from .log_config import configure_logging
+
+    configure_logging()
     print(build())
     sys.exit(0)

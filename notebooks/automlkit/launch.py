@@ -20,7 +20,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .settings import MLRUNS_DIR, REPO_ROOT, Settings
+from .log_config import configure_logging
+from .settings import TrainingSettings
 
 log = logging.getLogger("automlkit.launch")
 BIN = Path(sys.executable).parent
@@ -39,7 +40,7 @@ class Service:
 
 def services(host: str, mlflow_port: int, api_port: int, dashboard_port: int) -> list[Service]:
     """The three services, wired to each other: the API reads the registry through the MLflow server."""
-    settings = Settings.from_env()
+    settings = TrainingSettings.load()
     tracking = settings.tracking_uri
     mlflow_url = f"http://{host}:{mlflow_port}"
     api_url = f"http://{host}:{api_port}"
@@ -68,7 +69,7 @@ def _answers(url: str) -> bool:
 def start(service: Service, log_dir: Path) -> None:
     """Start ``service`` in its own process group, its output in ``log_dir/<name>.log``."""
     log_file = open(log_dir / f"{service.name.split()[0].lower()}.log", "a")
-    service.process = subprocess.Popen(service.command, cwd=REPO_ROOT, env={**os.environ, **service.env},
+    service.process = subprocess.Popen(service.command, env={**os.environ, **service.env},
                                        stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     log.info("started %s (pid %d): %s", service.name, service.process.pid, " ".join(service.command))
 
@@ -92,10 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlflow-port", type=int, default=5000)
     parser.add_argument("--api-port", type=int, default=8000)
     parser.add_argument("--dashboard-port", type=int, default=8866)
-    parser.add_argument("--log-dir", default=str(MLRUNS_DIR / "logs"), help="where each service logs")
+    parser.add_argument("--log-dir", default=None, help="where each service logs (default: MLRUNS_DIR/logs)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log_dir = Path(args.log_dir)
+    settings = TrainingSettings.load()
+    configure_logging(settings.log_level)
+    log_dir = Path(args.log_dir or settings.mlruns_dir / "logs")
     log_dir.mkdir(parents=True, exist_ok=True)
     stack = services(args.host, args.mlflow_port, args.api_port, args.dashboard_port)
     stopping = []

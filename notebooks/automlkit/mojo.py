@@ -6,7 +6,6 @@ No H2O cluster is needed: the JVM holds only the genmodel classes and the MOJO i
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -14,14 +13,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .errors import ModelError
 from .java_build import SCORER_JAR
+from .settings import ScorerSettings
 
 log = logging.getLogger(__name__)
 _jvm_lock = threading.Lock()
-#: The in-process JVM's options (``MOJO_JVM_OPTS`` overrides): a stacked ensemble allocates per row, and
-#: the parallel collector scored ~15% faster than the serial one in `make bench`; 512 MB keeps the API's
-#: resident set near 600 MB.
-DEFAULT_JVM_OPTS = "-Xmx512m -XX:+UseParallelGC"
 
 
 def _start_jvm(genmodel_jar: str) -> None:
@@ -31,7 +28,7 @@ def _start_jvm(genmodel_jar: str) -> None:
     with _jvm_lock:
         if jpype.isJVMStarted():
             return
-        options = os.environ.get("MOJO_JVM_OPTS", DEFAULT_JVM_OPTS).split()
+        options = ScorerSettings.load().mojo_jvm_opts.split()
         classpath = [str(genmodel_jar)] + ([str(SCORER_JAR)] if SCORER_JAR.exists() else [])
         jpype.startJVM(*options, classpath=classpath, convertStrings=True)
         log.info("started the in-process JVM for MOJO scoring (%s; batch scorer %s)", " ".join(options),
@@ -69,7 +66,7 @@ class MojoScorer:
         import jpype
 
         self._jpype = jpype
-        self.threads = threads or int(os.environ.get("SCORING_THREADS", "2") or 2)
+        self.threads = threads or ScorerSettings.load().scoring_threads
         self.model = _mojo_model_class(str(genmodel_jar)).load(str(mojo_path))
         names = [str(n) for n in self.model.getNames()]
         self.n_features = int(self.model.nfeatures())
@@ -80,7 +77,7 @@ class MojoScorer:
             self.domains.append(None if domain is None else {str(v): j for j, v in enumerate(domain)})
         response_domain = [str(v) for v in self.model.getDomainValues(self.model.getResponseIdx())]
         if len(response_domain) != 2:
-            raise ValueError(f"the MOJO is not a binomial model (response domain {response_domain})")
+            raise ModelError(f"the MOJO is not a binomial model (response domain {response_domain})")
         self.positive_index = response_domain.index(positive_class) if positive_class in response_domain else 1
         self.preds_size = int(self.model.getPredsSize())
         self.algo = str(self.model.getClass().getSimpleName())
@@ -144,9 +141,9 @@ class MojoScorer:
     def contributions(self, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
         """SHAP contributions of each feature to each row's raw score (log-odds of the positive class for
         binomial trees), from the MOJO's own TreeSHAP; the last column is the bias term. Rows and features
-        add up to the model's logit. Raises ``ValueError`` for a model without contributions."""
+        add up to the model's logit. Raises ``ModelError`` for a model without contributions."""
         if not self.has_contributions:
-            raise ValueError(f"{self.algo} has no per-feature contributions")
+            raise ModelError(f"{self.algo} has no per-feature contributions")
         jpype = self._jpype
         predictor = self.model.makeContributionsPredictor()  # one per call: not shared between threads
         names = [str(n) for n in predictor.getContributionNames()]

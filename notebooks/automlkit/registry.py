@@ -12,6 +12,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from .settings import CHALLENGER_ALIAS, CHAMPION_ALIAS
+
 log = logging.getLogger(__name__)
 
 
@@ -54,7 +56,7 @@ def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray) 
 
 def champion_or_challenger(model_name: str, new_version: str, new_value: float, metric: str,
                            higher_is_better: bool, holdout: pd.DataFrame, y_holdout: np.ndarray,
-                           champion_alias: str = "champion", challenger_alias: str = "challenger") -> Decision:
+                           champion_alias: str = CHAMPION_ALIAS, challenger_alias: str = CHALLENGER_ALIAS) -> Decision:
     """Give ``new_version`` the champion alias only if it beats the current champion on the same rows.
 
     The current champion is re-scored on this run's holdout rows, so both figures come from the same

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import threading
@@ -29,7 +28,8 @@ from mlflow import MlflowClient
 
 from . import run_training
 from .registry import alias_version
-from .settings import Settings
+from .log_config import configure_logging
+from .settings import TrainingSettings
 
 log = logging.getLogger("automlkit.retrain")
 #: The schedule's heartbeat (``--healthcheck`` reads it).
@@ -59,7 +59,7 @@ def heartbeat_age(path: Path = HEARTBEAT) -> float:
         return float("inf")
 
 
-def wait_for_tracking(settings: Settings, stop: threading.Event, timeout: float = 600) -> bool:
+def wait_for_tracking(settings: TrainingSettings, stop: threading.Event, timeout: float = 600) -> bool:
     """Wait until the tracking store answers (a server started beside the trainer may still be starting)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -74,7 +74,7 @@ def wait_for_tracking(settings: Settings, stop: threading.Event, timeout: float 
             stop.wait(3)
 
 
-def has_champion(settings: Settings, model_name: str) -> bool:
+def has_champion(settings: TrainingSettings, model_name: str) -> bool:
     """True when ``model_name`` has a version holding the champion alias (False if MLflow cannot say)."""
     try:
         return alias_version(MlflowClient(settings.tracking_uri), model_name, settings.champion_alias) is not None
@@ -83,7 +83,7 @@ def has_champion(settings: Settings, model_name: str) -> bool:
         return False
 
 
-def train_once(parameters: dict, timeout: int, output_dir: str | Path = run_training.OUTPUT_DIR) -> bool:
+def train_once(parameters: dict, timeout: int, output_dir: str | Path | None = None) -> bool:
     """One training run; True when it finished. A failure is logged (and marked in MLflow), never raised."""
     try:
         run_id, _ = run_training.run(parameters, output_dir=output_dir, timeout=timeout)
@@ -97,13 +97,13 @@ def train_once(parameters: dict, timeout: int, output_dir: str | Path = run_trai
 
 
 def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Event, runs: int = 0,
-             output_dir: str | Path = run_training.OUTPUT_DIR, first_run: dict | None = None) -> int:
+             output_dir: str | Path | None = None, first_run: dict | None = None) -> int:
     """Train now if there is no champion (``parameters`` updated with ``first_run``), then every ``interval``
     seconds with ``parameters`` until ``stop`` (or ``runs`` runs).
 
     Returns the number of runs that finished.
     """
-    settings = Settings.from_env()
+    settings = TrainingSettings.load()
     model_name = parameters.get("model_name", settings.model_name)
     done = attempts = 0
     wait_for_tracking(settings, stop)
@@ -123,7 +123,7 @@ def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Ev
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the trainer service and ``make retrain-every``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--interval", type=float, default=float(os.environ.get("RETRAIN_INTERVAL") or 86400),
+    parser.add_argument("--interval", type=float, default=None,
                         help="seconds between runs (default: RETRAIN_INTERVAL or 86400; 0 = only the first run)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="notebook parameter, as for make train")
@@ -135,14 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--healthcheck", action="store_true",
                         help="exit 0 when the schedule of this container/machine is alive (its heartbeat is fresh)")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
-    parser.add_argument("--output-dir", default=str(run_training.OUTPUT_DIR),
-                        help="where executed notebooks go (default: %(default)s)")
+    parser.add_argument("--output-dir", default=None,
+                        help="where executed notebooks go (default: MLRUNS_DIR/notebooks)")
     args = parser.parse_args(argv)
     if args.healthcheck:
         age = heartbeat_age(HEARTBEAT)
         print(f"schedule heartbeat {age:.0f} s ago")
         return 0 if age < HEARTBEAT_STALE_SECONDS else 1
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = TrainingSettings.load()
+    configure_logging(settings.log_level)
+    interval = settings.retrain_interval if args.interval is None else args.interval
     stop = threading.Event()
     run_training.raise_on_sigterm()  # a run in progress is closed as KILLED; the schedule ends
     parameters = yaml.safe_load(args.parameters) or {}
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     first_run = run_training.read_parameters(args.first_run)
     beat_while_alive(threading.current_thread())
     try:
-        schedule(parameters, args.interval, args.timeout, stop, output_dir=args.output_dir, first_run=first_run)
+        schedule(parameters, interval, args.timeout, stop, output_dir=args.output_dir, first_run=first_run)
     except (KeyboardInterrupt, run_training.Terminated):
         log.info("stopped")
     return 0

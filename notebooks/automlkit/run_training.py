@@ -3,7 +3,7 @@
     python -m automlkit.run_training -p max_runtime_secs 60 -p sample_rows 20000
 
 The MLflow run is created here and handed to the notebook (``run_id``), so the executed copy (written
-under ``mlruns/notebooks/``, never a tracked file) lands in the same run even when the notebook fails;
+under ``MLRUNS_DIR/notebooks/``, never a tracked file) lands in the same run even when the notebook fails;
 a failed notebook marks the run FAILED with the error, a run stopped by SIGTERM or Ctrl-C is marked KILLED.
 Registration is the notebook's last step, so a run that does not finish registers nothing.
 """
@@ -21,16 +21,20 @@ import papermill
 import yaml
 from mlflow import MlflowClient
 
-from .settings import MLRUNS_DIR, REPO_ROOT, Settings
+from .errors import AutomlKitError
+from .log_config import configure_logging
+from .settings import TrainingSettings
 from .training import setup_mlflow
 
 log = logging.getLogger("automlkit.run_training")
-NOTEBOOK = REPO_ROOT / "notebooks" / "train.ipynb"
-#: Where executed copies of the notebook go unless told otherwise (ignored by git).
-OUTPUT_DIR = MLRUNS_DIR / "notebooks"
 
 
-class Terminated(Exception):
+def output_dir_of(settings: TrainingSettings) -> Path:
+    """Where executed copies of the notebook go unless told otherwise (under the store, ignored by git)."""
+    return settings.mlruns_dir / "notebooks"
+
+
+class Terminated(AutomlKitError):
     """The process was asked to stop (SIGTERM)."""
 
 
@@ -52,21 +56,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="notebook parameter, e.g. -p max_runtime_secs 60 or -p exclude_algos '[GLM]'")
-    parser.add_argument("--notebook", default=str(NOTEBOOK), help="notebook to run (default: %(default)s)")
-    parser.add_argument("--output-dir", default=str(OUTPUT_DIR),
-                        help="where the executed copy is written (default: %(default)s)")
+    parser.add_argument("--notebook", default=None, help="notebook to run (default: NOTEBOOKS_DIR/train.ipynb)")
+    parser.add_argument("--output-dir", default=None,
+                        help="where the executed copy is written (default: MLRUNS_DIR/notebooks)")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: %(default)s)")
     return parser.parse_args(argv)
 
 
-def run(parameters: dict, notebook: str | Path = NOTEBOOK, output_dir: str | Path = OUTPUT_DIR,
+def run(parameters: dict, notebook: str | Path | None = None, output_dir: str | Path | None = None,
         timeout: int = 6 * 3600, kernel: str = "python3") -> tuple[str, Path]:
-    """Execute the notebook into a new MLflow run; returns (run id, executed notebook path).
+    """Execute the notebook (default: the settings') into a new MLflow run; returns (run id, executed
+    notebook path).
 
-    Raises papermill's execution error after logging the failure to the run.
+    The kernel runs in this process's working directory, so it reads the same settings (``.env``, relative
+    paths) as this process. Raises papermill's execution error after logging the failure to the run.
     """
-    settings = Settings.from_env()
+    settings = TrainingSettings.load()
+    notebook = notebook or settings.train_notebook
+    output_dir = output_dir or output_dir_of(settings)
     experiment_id = setup_mlflow(settings, parameters.get("experiment_name", settings.experiment_name))
     client = MlflowClient()
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -79,7 +87,7 @@ def run(parameters: dict, notebook: str | Path = NOTEBOOK, output_dir: str | Pat
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters={**parameters, "run_id": run_id},
                                    kernel_name=kernel, execution_timeout=timeout, progress_bar=True,
-                                   cwd=str(Path(notebook).parent))
+                                   cwd=str(Path.cwd()))
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, (Terminated, KeyboardInterrupt)) else "FAILED"
         _log_notebook(client, run_id, output)
@@ -105,7 +113,7 @@ def _log_notebook(client: MlflowClient, run_id: str, output: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``make train``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     args = parse_args(argv)
     raise_on_sigterm()
     parameters = read_parameters(args.parameter)

@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 
+from .errors import ParameterError
 from .schema import canonical_levels
 
 #: Buckets of the hash; a fraction is resolved to 1/10,000.
@@ -31,5 +32,5 @@ def hash_buckets(keys: pd.Series) -> np.ndarray:
 def holdout_mask(frame: pd.DataFrame, id_column: str | None, fraction: float) -> np.ndarray:
     """Boolean mask of the holdout rows: those whose id hashes below ``fraction``."""
     if not 0.0 < fraction < 1.0:
-        raise ValueError(f"holdout_fraction must be between 0 and 1, got {fraction}")
+        raise ParameterError(f"holdout_fraction must be between 0 and 1, got {fraction}")
     return hash_buckets(row_keys(frame, id_column)) < round(fraction * BUCKETS)

@@ -17,12 +17,12 @@ from h2o.estimators import H2OStackedEnsembleEstimator, H2OXGBoostEstimator
 
 from . import plots
 from .metrics import binary_metrics, max_f1_threshold
-from .pyfunc_model import META_FILE, ModelMeta
+from .scoring import META_FILE, ModelMeta
 from .errors import DataContractError, Problem
 from .drift import fit_references
 from .features import fit_target_encodings
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
-from .settings import Settings
+from .settings import DEFAULT_MODEL_NAME, TrainingSettings
 from .split import holdout_mask
 
 #: What the logged pyfunc model needs at load time (the package itself is installed beside it).
@@ -42,8 +42,8 @@ class TrainParams:
     target_encoding: list[str] = field(default_factory=list)
     target_encoding_smoothing: float = 50.0
     tuned_xgboost: bool = True
-    experiment_name: str = "cross-sell"
-    model_name: str = "cross-sell"
+    experiment_name: str = DEFAULT_MODEL_NAME
+    model_name: str = DEFAULT_MODEL_NAME
     max_runtime_secs: int = 120
     max_models: int = 0
     nfolds: int = 5
@@ -238,20 +238,27 @@ def _is_number(value) -> bool:
 
 
 def log_leader_model(leader, meta: ModelMeta, model_name: str) -> mlflow.models.model.ModelInfo:
-    """Log the leader as a MOJO-scoring pyfunc model and register it as a new version of ``model_name``.
+    """Log the leader as a MOJO-scoring pyfunc model and register it as a new version of ``model_name``."""
+    with tempfile.TemporaryDirectory(prefix="mojo-") as folder:
+        mojo_path = leader.download_mojo(path=folder, get_genmodel_jar=True, genmodel_name="h2o-genmodel.jar")
+        return log_mojo_model(mojo_path, Path(folder) / "h2o-genmodel.jar", meta, model_name)
+
+
+def log_mojo_model(mojo_path: str | Path, genmodel_jar: str | Path, meta: ModelMeta,
+                   model_name: str | None) -> mlflow.models.model.ModelInfo:
+    """Log a MOJO (with its ``h2o-genmodel.jar`` and ``meta``) as a pyfunc model in the active run,
+    registered as a new version of ``model_name`` (not registered when None).
 
     No MLflow signature: MLflow's enforcement would drop pass-through columns and reject ints for doubles;
     the model checks its input against the learned schema (in ``model_meta.json``) with clearer errors.
     """
-    with tempfile.TemporaryDirectory(prefix="mojo-") as folder:
-        mojo_path = leader.download_mojo(path=folder, get_genmodel_jar=True, genmodel_name="h2o-genmodel.jar")
+    with tempfile.TemporaryDirectory(prefix="meta-") as folder:
         meta_path = Path(folder) / META_FILE
         meta_path.write_text(json.dumps(meta.to_dict()))
         return mlflow.pyfunc.log_model(
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
-            artifacts={"mojo": mojo_path, "genmodel_jar": str(Path(folder) / "h2o-genmodel.jar"),
-                       "meta": str(meta_path)},
+            artifacts={"mojo": str(mojo_path), "genmodel_jar": str(genmodel_jar), "meta": str(meta_path)},
             pip_requirements=PYFUNC_REQUIREMENTS,
             metadata={"threshold": meta.threshold, "holdout_metrics": meta.holdout_metrics,
                       "h2o_model_id": meta.h2o_model_id, "target": meta.schema.target,
@@ -260,7 +267,7 @@ def log_leader_model(leader, meta: ModelMeta, model_name: str) -> mlflow.models.
         )
 
 
-def setup_mlflow(settings: Settings, experiment_name: str) -> str:
+def setup_mlflow(settings: TrainingSettings, experiment_name: str) -> str:
     """Point MLflow at the configured store and make the experiment (created if needed) active; returns its id."""
     mlflow.set_tracking_uri(settings.tracking_uri)
     experiment = mlflow.get_experiment_by_name(experiment_name)

@@ -18,7 +18,7 @@ import pandas as pd
 from fastapi import FastAPI, File, Request, UploadFile
 
 from automlkit.h2o_cluster import H2OCluster
-from automlkit.pyfunc_model import ModelMeta
+from automlkit.scoring import ModelMeta
 from automlkit.training import positive_probability, to_h2o_frame
 
 STATE: dict = {}

@@ -27,7 +27,8 @@ from h2o.estimators import H2OGeneralizedLinearEstimator, H2OGradientBoostingEst
 from automlkit import training
 from automlkit.h2o_cluster import H2OCluster
 from automlkit.metrics import binary_metrics
-from automlkit.settings import default_data_path
+from automlkit.log_config import configure_logging
+from automlkit.settings import TrainingSettings
 
 log = logging.getLogger("learners")
 OUT = Path(__file__).resolve().parents[2] / "bench" / "learners.csv"
@@ -55,13 +56,13 @@ def main() -> None:
     parser.add_argument("--max-stack", type=int, default=3, help="largest stack to try (0: none)")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    configure_logging()
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     unknown = sorted(set(names) - set(CANDIDATES))
     if unknown:
         parser.error(f"unknown candidates: {', '.join(unknown)}")
 
-    params = training.TrainParams(data_path=args.data or default_data_path(), sample_rows=args.sample_rows,
+    params = training.TrainParams(data_path=args.data or TrainingSettings.load().data_path(), sample_rows=args.sample_rows,
                                   target_encoding=["Region_Code", "Policy_Sales_Channel"])
     data = training.prepare_data(params)
     y_holdout = training.labels(data.holdout_frame, data.schema)

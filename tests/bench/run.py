@@ -39,9 +39,10 @@ import pandas as pd
 import requests
 from mlflow import MlflowClient
 
-from automlkit.pyfunc_model import META_FILE, ModelMeta
+from automlkit.scoring import META_FILE, ModelMeta
 from automlkit.schema import conform
-from automlkit.settings import Settings
+from automlkit.log_config import configure_logging
+from automlkit.settings import TrainingSettings
 from tests.conftest import (REPO, TEST_CSV, TRAIN_CSV, free_port, run_training, start_api, stop_process,
                             wait_http)
 
@@ -55,7 +56,7 @@ FALLBACK_TRAINING = ["-p", "sample_rows", "20000", "-p", "max_runtime_secs", "60
                      "-p", "nfolds", "3", "-p", "exclude_algos", "[DeepLearning, DRF]"]
 
 
-def ensure_champion(settings: Settings, workdir: Path) -> None:
+def ensure_champion(settings: TrainingSettings, workdir: Path) -> None:
     """Train a small champion into the configured store when it has none."""
     client = MlflowClient(settings.tracking_uri)
     try:
@@ -71,7 +72,7 @@ def ensure_champion(settings: Settings, workdir: Path) -> None:
         raise SystemExit(f"training the bench model failed:\n{result.stderr[-3000:]}")
 
 
-def champion_files(settings: Settings, workdir: Path) -> tuple[str, Path, Path, Path]:
+def champion_files(settings: TrainingSettings, workdir: Path) -> tuple[str, Path, Path, Path]:
     """(model id, MOJO, h2o-genmodel.jar, model_meta.json) of the champion, downloaded."""
     mlflow.set_tracking_uri(settings.tracking_uri)
     version = MlflowClient().get_model_version_by_alias(settings.model_name, settings.champion_alias)
@@ -152,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-seconds", type=float, default=60, help="length of the load test (0: skip it)")
     parser.add_argument("--output", default=str(RESULTS), help="where the JSON results go (default: %(default)s)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
+    configure_logging()
+    settings = TrainingSettings.load()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     processes: list[subprocess.Popen] = []
     try:

@@ -1,0 +1,179 @@
+"""The scoring object of a trained model: raw rows in; checked, scored, labelled, explained and compared
+with the training data out.
+
+:class:`ScoringModel` is what the pyfunc model's ``predict`` and the API both call: it owns conforming
+(``automlkit.schema``), scoring (the in-process MOJO, ``automlkit.mojo``), labels (the threshold),
+contributions and drift. It needs no H2O cluster: the MOJO and ``h2o-genmodel.jar`` are the model's artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .drift import batch_drift
+from .errors import ParameterError, Problem
+from .mojo import MojoScorer
+from .schema import Conformed, Schema, conform, conform_records, decode_csv, parse_csv
+
+#: The file of a logged model that holds its :class:`ModelMeta`.
+META_FILE = "model_meta.json"
+#: Contributions per row that an explanation lists, and the rows one call may explain.
+TOP_CONTRIBUTIONS = 5
+MAX_EXPLAIN_ROWS = 1000
+
+
+class TooManyToExplain(ParameterError):
+    """More rows than :data:`MAX_EXPLAIN_ROWS` were asked to be explained."""
+
+    def __init__(self, rows: int):
+        super().__init__(f"explain=true explains at most {MAX_EXPLAIN_ROWS} rows at once; this request has {rows}")
+
+
+@dataclass
+class ModelMeta:
+    """What a served model needs besides the MOJO: its schema, threshold and holdout metrics."""
+
+    schema: Schema
+    threshold: float
+    holdout_metrics: dict
+    h2o_model_id: str = ""
+
+    def to_dict(self) -> dict:
+        """JSON-ready form."""
+        return {"schema": self.schema.to_dict(), "threshold": self.threshold,
+                "holdout_metrics": self.holdout_metrics, "h2o_model_id": self.h2o_model_id}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelMeta":
+        """Inverse of :meth:`to_dict`."""
+        return cls(schema=Schema.from_dict(data["schema"]), threshold=float(data["threshold"]),
+                   holdout_metrics=data.get("holdout_metrics", {}), h2o_model_id=data.get("h2o_model_id", ""))
+
+    @classmethod
+    def read(cls, path: str | Path) -> "ModelMeta":
+        """Load from a JSON file."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+@dataclass
+class Scored:
+    """Scored rows, in input order, with what the caller needs to write them back."""
+
+    probability: np.ndarray
+    labels: np.ndarray
+    #: the id column's values (whole numbers as ints), when the input has the column
+    ids: list | None
+    warnings: list[Problem]
+    #: per-feature PSI against the training distribution, when asked for
+    drift: list[dict] | None = None
+    #: per-row top contributions (or why there are none), when asked for
+    explain: dict | None = None
+    #: the input as received: the CSV text (decoded), or the JSON records
+    text: str | None = field(default=None, repr=False)
+    records: list[dict] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> int:
+        """How many rows were scored."""
+        return len(self.probability)
+
+    def ranking(self) -> np.ndarray:
+        """Row positions ordered by probability, most likely first (ties keep input order)."""
+        return np.argsort(-self.probability, kind="stable")
+
+
+class ScoringModel:
+    """A loaded model: its MOJO scorer and its :class:`ModelMeta`."""
+
+    def __init__(self, mojo_path: str | Path, genmodel_jar: str | Path, meta: ModelMeta):
+        self.meta = meta
+        self.scorer = MojoScorer(mojo_path, genmodel_jar, meta.schema.positive_class)
+
+    @property
+    def schema(self) -> Schema:
+        """The data contract the model was trained with."""
+        return self.meta.schema
+
+    @property
+    def algorithm(self) -> str:
+        """The MOJO's model class (``GbmMojoModel``, ``StackedEnsembleMojoModel``, ...)."""
+        return self.scorer.algo
+
+    def labels(self, probability: np.ndarray) -> np.ndarray:
+        """1 where ``probability`` reaches the model's threshold, else 0."""
+        return (probability >= self.meta.threshold).astype(np.int64)
+
+    # ----------------------------------------------------------------------------------------- inputs
+
+    def score_frame(self, frame: pd.DataFrame, drift: bool = False, explain: bool = False) -> Scored:
+        """Score a DataFrame of raw rows; raises ``DataContractError`` naming columns and rows."""
+        conformed = conform(frame, self.schema)
+        id_column = self.schema.id_column
+        ids = _typed_ids(frame[id_column]) if id_column in frame.columns else None
+        return self._score(conformed, len(frame), ids, drift, explain)
+
+    def score_csv(self, raw: bytes, max_bytes: int | None = None, max_rows: int | None = None,
+                  drift: bool = False, explain: bool = False) -> Scored:
+        """Score a CSV (or gzip CSV) body within the limits; the text is kept for writing the answer."""
+        text = decode_csv(raw, max_bytes)
+        numeric = [c.name for c in self.schema.columns if c.kind == "numeric"]
+        scored = self.score_frame(parse_csv(text, max_rows, numeric=numeric), drift, explain)
+        scored.text = text
+        return scored
+
+    def score_records(self, records: list[dict], drift: bool = False, explain: bool = False) -> Scored:
+        """Score JSON records (objects of column: value); raises ``DataContractError`` naming columns and rows."""
+        conformed = conform_records(records, self.schema)
+        id_column = self.schema.id_column
+        ids = [r.get(id_column) for r in records] if id_column and any(id_column in r for r in records) else None
+        scored = self._score(conformed, len(records), ids, drift, explain)
+        scored.records = records
+        return scored
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The pyfunc answer: ``probability`` and ``label`` per row of ``frame``."""
+        scored = self.score_frame(frame)
+        return pd.DataFrame({"probability": scored.probability, "label": scored.labels})
+
+    # ------------------------------------------------------------------------------------------ work
+
+    def _score(self, conformed: Conformed, rows: int, ids: list | None, drift: bool, explain: bool) -> Scored:
+        if explain and self.scorer.has_contributions and rows > MAX_EXPLAIN_ROWS:  # refuse before the work
+            raise TooManyToExplain(rows)
+        matrix = self.scorer.encode(conformed.features, rows)
+        probability = self.scorer.score_matrix(matrix)
+        report = batch_drift(self.schema.drift_reference, conformed.features, rows) if drift else None
+        return Scored(probability, self.labels(probability), ids, conformed.warnings, drift=report,
+                      explain=self.explanations(matrix) if explain else None)
+
+    def explanations(self, matrix: np.ndarray) -> dict:
+        """Per row, the features that pushed its score most (SHAP contributions to the log-odds), or why the
+        model cannot say."""
+        scorer = self.scorer
+        if not scorer.has_contributions:
+            return {"available": False,
+                    "message": f"this model ({scorer.algo.removesuffix('MojoModel')}) has no per-feature "
+                               "contributions; tree models (GBM, DRF, XGBoost) have them"}
+        names, values = scorer.contributions(matrix)
+        features, bias = values[:, :-1], values[:, -1]
+        top = np.argsort(-np.abs(features), axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+        shown = np.take_along_axis(features, top, axis=1)
+        other = features.sum(axis=1) - shown.sum(axis=1)
+        rows = [{"bias": float(bias[r]), "other": float(other[r]),
+                 "top": [{"feature": names[j], "contribution": float(features[r, j])} for j in top[r]]}
+                for r in range(len(matrix))]
+        return {"available": True,
+                "unit": "log-odds of the positive class: bias + top + other = the row's logit", "rows": rows}
+
+
+def _typed_ids(values: pd.Series) -> list:
+    """Ids from CSV text as numbers when they all are whole numbers, else as they were sent."""
+    numbers = pd.to_numeric(values, errors="coerce")  # TODO(rule set): schema's whole-number rule
+    if numbers.notna().all() and (numbers == np.floor(numbers)).all() and (numbers.abs() < 2**53).all():
+        return numbers.astype(np.int64).tolist()
+    return values.tolist()
