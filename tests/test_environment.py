@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import sys
 import tomllib
+import zipfile
 
 import yaml
 
@@ -43,3 +47,29 @@ def test_top_level_layout():
     files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
     tracked = {line.split("/")[0] for line in files.splitlines()} - {".gitignore", ".dockerignore", ".env.example"}
     assert tracked == expected
+
+
+def test_the_package_works_installed_outside_the_checkout(tmp_path):
+    """A wheel holds both packages and the scorer's source; installed, paths follow the working directory."""
+    source, wheels, target, work = (tmp_path / name for name in ("source", "wheels", "site", "work"))
+    work.mkdir()
+    # built from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds
+    ignore = shutil.ignore_patterns("__pycache__", "*.jar")
+    source.mkdir()
+    shutil.copy(REPO / "pyproject.toml", source / "pyproject.toml")
+    for folder in ("api", "notebooks/automlkit"):
+        shutil.copytree(REPO / folder, source / folder, ignore=ignore)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(wheels), str(source)], check=True, capture_output=True)
+    wheel = next(wheels.glob("automl_stack-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"api/main.py", "api/routes.py", "automlkit/scoring.py", "automlkit/java/BatchScorer.java"} <= set(names)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+                    str(wheel)], check=True, capture_output=True)
+    probe = ("import automlkit, api.routes; from automlkit.settings import TrainingSettings as T; s = T.load(); "
+             "print(automlkit.__file__, s.tracking_uri, s.data_dir, sep='\\n')")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=work, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(target), "AUTOML_ENV_FILE": os.devnull}).stdout
+    package, tracking, data = out.split("\n")[:3]
+    assert package.startswith(str(target))
+    assert tracking == f"sqlite:///{work}/mlruns/mlflow.db" and data == str(tmp_path / "shared" / "data")

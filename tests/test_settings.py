@@ -77,6 +77,9 @@ def test_the_notebooks_are_found_and_can_be_moved(monkeypatch, tmp_path):
     assert TrainingSettings.load().train_notebook.is_file()
     assert DashboardSettings.load().notebook.is_file()
     monkeypatch.setenv("NOTEBOOKS_DIR", str(tmp_path))
+    with pytest.raises(SettingsError, match="NOTEBOOKS_DIR: there is no train.ipynb in"):
+        TrainingSettings.load().train_notebook
+    (tmp_path / "train.ipynb").write_text("{}")
     assert TrainingSettings.load().train_notebook == tmp_path / "train.ipynb"
 
 

@@ -54,6 +54,15 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(Path(path).expanduser()))
 
 
+def _notebook(folder: Path, name: str) -> Path:
+    """``folder/name``, which must exist: a package installed outside the checkout needs ``NOTEBOOKS_DIR``."""
+    path = folder / name
+    if not path.is_file():
+        raise SettingsError(f"NOTEBOOKS_DIR: there is no {name} in {folder}; set NOTEBOOKS_DIR to the folder "
+                            f"holding the notebooks (the checkout's notebooks/)")
+    return path
+
+
 Settings_ = TypeVar("Settings_", bound="BaseAutomlSettings")
 
 
@@ -169,7 +178,7 @@ class TrainingSettings(CommonSettings):
     @property
     def train_notebook(self) -> Path:
         """The training notebook papermill runs."""
-        return self.notebooks_dir / "train.ipynb"
+        return _notebook(self.notebooks_dir, "train.ipynb")
 
 
 class ApiSettings(CommonSettings, ScorerSettings):
@@ -217,7 +226,7 @@ class DashboardSettings(CommonSettings):
     @property
     def notebook(self) -> Path:
         """The dashboard notebook Voilà serves."""
-        return self.notebooks_dir / "dashboard.ipynb"
+        return _notebook(self.notebooks_dir, "dashboard.ipynb")
 
 
 class H2oNodeSettings(BaseAutomlSettings):
