@@ -13,9 +13,14 @@ import pandas as pd
 import pytest
 import requests
 
-from automlkit import h2o_cluster
+# A developer's .env (written by `make up`) must not change what the tests and the processes they start
+# read: settings come from the environment the tests set, and from no file.
+os.environ["AUTOML_ENV_FILE"] = os.devnull
+
+from automlkit import h2o_cluster  # noqa: E402
 from automlkit.h2o_cluster import cloud_state as h2o_cloud  # noqa: F401 - used by the tests
 from automlkit.launch import stop_process  # noqa: E402 - shared: tests stop what they start by PID
+from route_fixtures import tiny_champion  # noqa: F401 - the committed tiny model in a SQLite store (test_routes)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"
