@@ -197,26 +197,191 @@ def test_corrupt_gzip():
 
 
 VALUES = [None, "", " ", 44, 44.0, "44", " 44.0 ", "4.4e1", 3.5, "x", True, "inf", float("inf"), "1e500",
-          "nan", float("nan"), "1_000", -0.0, 2**60, "Male", "28.0", 28]
+          "nan", float("nan"), "1_000", -0.0, 2**60, "Male", "28.0", 28,
+          # where the two paths used to differ
+          False, "-nan", "+NaN", " -Infinity ", float("-inf"), "\u0661\u0662", 10**400, [1], {"a": 1},
+          2**53, float(2**53), 2**53 - 1, "9007199254740993", 1e20, "1e20", "  Female ", "\xa05", "0x10", "-0"]
 
 
-@pytest.mark.parametrize("value", VALUES, ids=repr)
+def _outcome(call, columns):
+    """What a conform call gives: every problem in full, or the features of ``columns`` and every warning."""
+    try:
+        result = call()
+    except DataContractError as err:
+        return ("error", [(p.column, p.message, p.rows, p.count) for p in err.problems])
+    features = {c: [None if (v is None or (isinstance(v, float) and np.isnan(v))) else v
+                    for v in list(result.features[c])] for c in columns}
+    return ("ok", features, [(w.column, w.message, w.rows, w.count) for w in result.warnings])
+
+
+def _frames(records):
+    """The DataFrames a caller may build from ``records``: object columns, and pandas' own dtypes (unless that
+    turns integers past 2**53 into other floats)."""
+    yield "object", pd.DataFrame(records, dtype=object)
+    if not any(type(v) is int and abs(v) >= 2**53 for r in records for v in r.values()):
+        yield "inferred", pd.DataFrame(records)
+
+
+BASE = {"Gender": "Male", "Age": 40, "Region_Code": "28", "Annual_Premium": 30000.0}
+
+
+@pytest.mark.parametrize("value", VALUES, ids=lambda v: repr(v)[:40])
 @pytest.mark.parametrize("column", ["Age", "Region_Code", "Gender"])
 def test_records_and_frames_follow_the_same_rules(schema, column, value):
-    """The JSON fast path (conform_records) and the DataFrame path (conform) agree value for value."""
+    """The JSON path (conform_records) and the DataFrame path (conform) agree value for value: the same
+    features, and the same problems and warnings, message for message."""
     from automlkit.schema import conform_records
 
-    base = {"Gender": "Male", "Age": 40, "Region_Code": "28", "Annual_Premium": 30000.0}
-    records = [base, {**base, column: value}]
+    records = [BASE, {**BASE, column: value}]
+    expected = _outcome(lambda: conform_records(records, schema), [column])
+    for dtype, frame in _frames(records):
+        assert _outcome(lambda: conform(frame, schema), [column]) == expected, dtype
 
-    def outcome(call):
-        try:
-            result = call()
-        except DataContractError as err:
-            return ("error", [(p.column, p.rows) for p in err.problems])
-        got = result.features[column]
-        got = [None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in list(got)]
-        return ("ok", got, [(w.column, w.rows, w.message) for w in result.warnings])
 
-    assert outcome(lambda: conform_records(records, schema)) == outcome(
-        lambda: conform(pd.DataFrame(records, dtype=object), schema))
+def test_records_and_frames_agree_on_many_mixed_rows(schema):
+    """Many rows of mixed values in one column: a DataFrame column is checked per distinct value, and values
+    that compare equal but follow different rules (True == 1 == 1.0, 2**53 == 2.0**53) must not be merged."""
+    from automlkit.schema import conform_records
+
+    rng = np.random.default_rng(7)
+    for column in ("Age", "Region_Code", "Gender"):
+        for _ in range(30):
+            picks = rng.integers(0, len(VALUES), 12)
+            records = [{**BASE, column: VALUES[i]} for i in picks]
+            expected = _outcome(lambda: conform_records(records, schema), [column])
+            for dtype, frame in _frames(records):
+                assert _outcome(lambda: conform(frame, schema), [column]) == expected, (column, picks, dtype)
+    mixed = [True, 1, 1.0, "1", 2**53, float(2**53), None, False, 0]
+    records = [{**BASE, "Region_Code": v} for v in mixed]
+    levels = _outcome(lambda: conform(pd.DataFrame(records, dtype=object), schema), ["Region_Code"])[1]
+    assert levels["Region_Code"] == ["True", "1", "1", "1", "9007199254740992", "9007199254740992.0", None,
+                                     "False", "0"]
+    assert error_of(lambda: conform(pd.DataFrame([{**BASE, "Age": v} for v in mixed], dtype=object),
+                                    schema)).problems[0].rows == [1, 8]  # the bools, not the equal 1 and 0
+    numbers = [{**BASE, "Region_Code": v} for v in (2**53, float(2**53), 28, 28.0)]  # only ints and floats
+    assert _outcome(lambda: conform(pd.DataFrame(numbers, dtype=object), schema), ["Region_Code"])[1] == {
+        "Region_Code": ["9007199254740992", "9007199254740992.0", "28", "28"]}
+
+
+def test_every_message_is_the_same_from_both_paths(schema):
+    """The exact text of each error and warning, from records and from a DataFrame of the same rows."""
+    from automlkit.schema import conform_records
+
+    rows = [{**BASE, "Age": "old"}, {**BASE, "Age": True}, {**BASE, "Age": "old", "Annual_Premium": "inf"},
+            {**BASE, "Gender": ["M"]}, {**BASE, "Annual_Premium": 1e500}, {**BASE, "Annual_Premium": "NaN"}]
+    problems = [(p.column, p.message, p.rows) for p in error_of(lambda: conform_records(rows, schema)).problems]
+    assert problems == [
+        ("Gender", "expected a text or number category, got an object or list", [4]),
+        ("Age", "expected a number, got ['old', True, 'old']", [1, 2, 3]),
+        ("Annual_Premium", "infinite or NaN text is not a number", [3, 5, 6]),
+    ]
+    for _, frame in _frames(rows):
+        assert [(p.column, p.message, p.rows) for p in error_of(lambda: conform(frame, schema)).problems] == problems
+    rows = [{**BASE, "Age": 120, "Region_Code": 99.0}, {**BASE, "Gender": "X", "Region_Code": "7"}]
+    warnings = [(w.column, w.message, w.rows) for w in conform_records(rows, schema).warnings]
+    assert warnings == [("Gender", "unseen category ['X'] scored as missing, as H2O does", [2]),
+                        ("Age", "outside the training range [21, 76]", [1]),
+                        ("Region_Code", "unseen category ['7', '99'] scored as missing, as H2O does", [1, 2])]
+    for _, frame in _frames(rows):
+        assert [(w.column, w.message, w.rows) for w in conform(frame, schema).warnings] == warnings
+    short = [{"Gender": "Male", "Age": 40, "zip": 1}]
+    assert [str(p) for p in error_of(lambda: conform_records(short, schema)).problems] == [
+        "column 'Region_Code': required column is missing", "column 'Annual_Premium': required column is missing",
+        "file: the records have the keys: Age, Gender, zip"]
+    assert [str(p) for p in error_of(lambda: conform(pd.DataFrame(short), schema)).problems] == [
+        "column 'Region_Code': required column is missing", "column 'Annual_Premium': required column is missing",
+        "file: the input has the columns: Gender, Age, zip"]
+
+
+def test_canonical_levels_are_the_level_rule_value_by_value():
+    from automlkit.schema import canonical_categorical, level_of
+
+    values = pd.Series([v for v in VALUES if not isinstance(v, (list, dict))], dtype=object)
+    expected = [level_of(v) for v in values]
+    assert [None if pd.isna(v) else v for v in canonical_levels(values)] == expected
+    assert [None if pd.isna(v) else v for v in canonical_categorical(values)] == expected
+    as_text = pd.Series(["28", "28.0", " 28", None, "Male"], dtype="str")
+    assert [None if pd.isna(v) else v for v in canonical_levels(as_text)] == ["28", "28", "28", None, "Male"]
+
+
+# ------------------------------------------------------------------------- the single definitions
+
+
+def test_nonfinite_words_are_one_constant_both_paths_read(schema, monkeypatch):
+    import automlkit.schema as module
+    from automlkit.schema import NONFINITE_WORDS, conform_records
+
+    assert {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"} <= NONFINITE_WORDS
+    for word in sorted(NONFINITE_WORDS):
+        for text in (word, word.upper(), f" {word.title()} "):
+            records = [{**BASE, "Age": text}]
+            for call in (lambda: conform_records(records, schema), lambda: conform(pd.DataFrame(records), schema)):
+                (problem,) = error_of(call).problems
+                assert (problem.column, problem.message) == ("Age", "infinite or NaN text is not a number")
+    # a word added to the constant is non-finite on both paths (without it, "∞" is text that is no number)
+    records = [{**BASE, "Age": "∞"}]
+    assert "expected a number" in error_of(lambda: conform_records(records, schema)).problems[0].message
+    monkeypatch.setattr(module, "NONFINITE_WORDS", NONFINITE_WORDS | {"∞"})
+    for call in (lambda: conform_records(records, schema), lambda: conform(pd.DataFrame(records), schema)):
+        assert error_of(call).problems[0].message == "infinite or NaN text is not a number"
+
+
+EDGES = [0.0, -0.0, 28.0, 28.5, -3.0, 0.1, 2.0**53 - 1, 2.0**53, -(2.0**53 - 1), -(2.0**53), 1e300,
+         float("nan"), float("inf"), float("-inf")]
+WHOLE = [True, True, True, False, True, False, True, False, True, False, False, False, False, False]
+
+
+def test_whole_number_rule_vectorised_and_scalar_agree():
+    from automlkit.schema import MAX_EXACT_INTEGER, is_whole_number, whole_numbers
+
+    assert MAX_EXACT_INTEGER == 2**53
+    assert whole_numbers(EDGES).tolist() == WHOLE
+    assert whole_numbers(pd.Series(EDGES)).tolist() == WHOLE
+    assert [is_whole_number(x) for x in EDGES] == WHOLE
+
+
+def test_whole_number_limit_is_one_constant_every_path_reads(schema, monkeypatch):
+    import automlkit.schema as module
+    from automlkit.schema import conform_records, level_of, whole_number_values
+
+    assert whole_number_values(pd.Series(["1", " 2.0 ", "4.4e1", str(2**53 - 1)])) == [1, 2, 44, 2**53 - 1]
+    for not_all_whole in (["1", "x"], ["1", ""], ["1", "2.5"], ["1", str(2**53)], ["1", "inf"], ["1", "1_0"]):
+        assert whole_number_values(pd.Series(not_all_whole)) is None, not_all_whole
+    assert whole_number_values(pd.Series([3.0, 4.0])) == [3, 4]
+    monkeypatch.setattr(module, "MAX_EXACT_INTEGER", 1000)
+    assert whole_number_values(pd.Series(["999", "1000"])) is None
+    assert level_of(999.0) == "999" and level_of(1000.0) == "1000.0" and level_of("1000.0") == "1000.0"
+    assert canonical_levels(pd.Series([999.0, 1000.0])).tolist() == ["999", "1000.0"]
+    records = [{**BASE, "Region_Code": 5000.0}, {**BASE, "Region_Code": "5000.0"}]
+    for call in (lambda: conform_records(records, schema), lambda: conform(pd.DataFrame(records), schema)):
+        (warning,) = call().warnings
+        assert warning.message == "unseen category ['5000.0'] scored as missing, as H2O does"
+
+
+def test_positive_class_rule():
+    from automlkit.schema import positive_class_of, positive_labels
+
+    assert positive_class_of(["0", "1"]) == "1" and positive_class_of(["1", "2"]) == "1"
+    assert positive_class_of(["yes", "no"]) == "yes" and positive_class_of(["2", "3"]) == "3"
+    frame = pd.DataFrame({"x": [1, 2, 3, 4], "y": ["no", "yes", "no", "yes"]})
+    assert infer_schema(frame, "y", None).positive_class == "yes"
+    schema = infer_schema(pd.DataFrame({"x": [1, 2, 3], "y": [0.0, 1.0, 0.0]}), "y", None)
+    values = pd.Series(["1", "0", "1.0", 1.0, 1, None, " 1 ", "1.00", "1e0", "", "x"], dtype=object)
+    expected = [1, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0]
+    assert schema.positive_class == "1" and schema.is_positive(values).tolist() == expected
+    assert positive_labels(values, "1").tolist() == expected
+    assert positive_labels(values, "absent").tolist() == [0] * len(values)
+
+
+def test_training_exploration_and_dashboard_read_the_target_alike():
+    """Every reader of true labels uses the schema's rule: training's labels, exploration's, the dashboard's."""
+    from automlkit import dashboard, explore, training
+
+    frame = pd.DataFrame({"x": [1, 2, 3, 4, 5, 6], "Response": ["1", "0", "1.00", " 1", "1e0", ""]})
+    schema = infer_schema(frame.assign(Response=[1, 0, 1, 1, 1, 0]), "Response", None)
+    expected = [1, 0, 1, 1, 1, 0]
+    assert schema.is_positive(frame["Response"]).tolist() == expected
+    assert training.labels(frame, schema).tolist() == expected
+    assert explore._positive(frame, schema).tolist() == expected
+    card = {"input_schema": {"target": "Response", "positive_class": schema.positive_class}}
+    assert dashboard.target_labels(frame, card).tolist() == expected

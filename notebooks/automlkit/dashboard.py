@@ -21,7 +21,7 @@ import requests  # noqa: E402
 from .errors import AutomlKitError, DataContractError, Problem, ServiceError  # noqa: E402
 from .drift import PSI_ALERT  # noqa: E402
 from .metrics import cumulative_gains  # noqa: E402
-from .schema import read_csv  # noqa: E402
+from .schema import positive_labels, read_csv  # noqa: E402
 from .settings import DashboardSettings  # noqa: E402
 
 #: Rows per page of the ranked table.
@@ -311,8 +311,7 @@ def target_labels(frame: pd.DataFrame, card: dict) -> np.ndarray | None:
     target, positive = schema.get("target"), str(schema.get("positive_class", "1"))
     if not target or target not in frame.columns:
         return None
-    text = frame[target].astype(str).str.strip().str.replace(r"\.0$", "", regex=True)
-    return (text == positive).to_numpy().astype(int)
+    return positive_labels(frame[target], positive)
 
 
 __all__ = ["ApiClient", "ApiRejected", "ApiUnavailable", "DashboardSettings", "DataContractError"]

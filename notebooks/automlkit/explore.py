@@ -9,7 +9,7 @@ from .schema import Schema, canonical_levels
 
 
 def _positive(frame: pd.DataFrame, schema: Schema) -> pd.Series:
-    return (canonical_levels(frame[schema.target]) == schema.positive_class).astype(int)
+    return pd.Series(schema.is_positive(frame[schema.target]), index=frame.index)
 
 
 def column_summary(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import math
 import zlib
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, Iterable, Literal
 
@@ -44,6 +45,12 @@ class ColumnSpec:
     maximum: float | None = None
     missing_in_training: int = 0
 
+    @cached_property
+    def known_levels(self) -> frozenset[str]:
+        """:attr:`levels` as a set, computed once (levels are fixed once learned; the records path looks
+        them up in every request)."""
+        return frozenset(self.levels or ())
+
 
 @dataclass
 class Schema:
@@ -74,6 +81,10 @@ class Schema:
             if spec.name == name:
                 return spec
         raise KeyError(name)
+
+    def is_positive(self, values) -> np.ndarray:
+        """1 where a target value is :attr:`positive_class`, else 0 (see :func:`positive_labels`)."""
+        return positive_labels(values, self.positive_class)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
@@ -228,36 +239,151 @@ def csv_fingerprint(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+# ---------------------------------------------------------------------------- the rules, defined once
+#
+# What a value means is decided here, one value at a time, by number_of and level_of. Every path applies
+# these two functions (through _check_column): JSON records to each value, DataFrames to each distinct
+# value of a column, then spread to its rows. Only a numeric column of a numeric dtype skips number_of:
+# its floats are their own numbers (NaN missing, ±inf not finite), exactly what number_of gives a float.
+
+#: Text read as a non-finite number (compared stripped and lower-cased): an error in a numeric column.
+NONFINITE_WORDS = frozenset(["nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"])
+#: Floats hold every integer of smaller magnitude exactly: below it, 28.0 is the whole number 28.
+MAX_EXACT_INTEGER = 2**53
+
+_BAD, _NONFINITE = object(), object()  # what number_of / level_of return for a value they cannot take
+
+
+def is_whole_number(number: float) -> bool:
+    """Whether ``number`` is a whole number of magnitude below :data:`MAX_EXACT_INTEGER` (NaN and
+    infinities are not); the one-value form of :func:`whole_numbers`."""
+    return abs(number) < MAX_EXACT_INTEGER and number == math.floor(number)
+
+
+def whole_numbers(values) -> np.ndarray:
+    """Per number (NaN for missing), whether it is whole and below :data:`MAX_EXACT_INTEGER` in magnitude
+    (see :func:`is_whole_number`): such a number is written as an integer ("28.0" is the level "28")."""
+    numbers = np.asarray(values, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return (np.abs(numbers) < MAX_EXACT_INTEGER) & (numbers == np.floor(numbers))
+
+
+def _number_text(text: str) -> float | None:
+    """The number ``text`` (stripped, not empty) writes, or None: ASCII decimal notation, no underscores."""
+    if "_" in text or not text.isascii():
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def number_of(value) -> float | object:
+    """The rule for a value of a numeric column: a float (NaN when missing), or a marker when the value is
+    not a number (``_BAD``: text that is no number, a bool, an object) or is not finite (``_NONFINITE``:
+    ±inf, the :data:`NONFINITE_WORDS`, a number too large for a float)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return math.nan
+        if text.lower() in NONFINITE_WORDS:
+            return _NONFINITE
+        number = _number_text(text)
+        if number is None:
+            return _BAD
+        return number if math.isfinite(number) else _NONFINITE  # 1e500
+    if value is None:
+        return math.nan
+    if isinstance(value, bool):
+        return _BAD
+    if isinstance(value, float):
+        if value != value:
+            return math.nan
+        return float(value) if math.isfinite(value) else _NONFINITE
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return _NONFINITE
+    if isinstance(value, np.bool_):
+        return _BAD
+    if isinstance(value, (np.integer, np.floating)):
+        return number_of(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return math.nan
+    return _BAD
+
+
+def level_of(value) -> str | None | object:
+    """The rule for a value of a categorical column: its canonical level text ("28.0", 28.0 and " 28 " are
+    "28"; see :func:`is_whole_number`), None when missing, or the marker ``_BAD`` for an object or list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        number = _number_text(text)
+        return str(int(number)) if number is not None and is_whole_number(number) else text
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if value != value:
+            return None
+        return str(int(value)) if is_whole_number(value) else str(float(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (np.bool_, np.integer, np.floating)):
+        return level_of(value.item())
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return _BAD
+
+
+def positive_class_of(classes: Iterable[str]) -> str:
+    """The positive one of a binary target's two (canonical) classes: "1" when it is one, else the second
+    in sorted order."""
+    classes = sorted(classes)
+    return "1" if "1" in classes else classes[1]
+
+
+def positive_labels(values, positive_class: str) -> np.ndarray:
+    """1 where a target value is ``positive_class`` (compared as canonical levels, as training compares
+    them: 1, 1.0 and "1.0" are the class "1"), else 0 (missing values too)."""
+    levels = canonical_categorical(values)
+    categories = levels.categories
+    if positive_class not in categories:
+        return np.zeros(len(levels), dtype=np.int64)
+    return (levels.codes == categories.get_loc(positive_class)).astype(np.int64)
+
+
+def whole_number_values(values) -> list[int] | None:
+    """``values`` (text or numbers) as Python ints when every one is a whole number under the number rule
+    (see :func:`number_of` and :func:`whole_numbers`); None when any is not (or is missing)."""
+    distinct, codes = _column(pd.Series(values), "numeric")
+    numbers = _expand("numeric", _numbers(distinct)[0], codes)
+    if not whole_numbers(numbers).all():
+        return None
+    return numbers.astype(np.int64).tolist()
+
+
 # ------------------------------------------------------------------------------------ learning the schema
 
 
 def canonical_levels(values: pd.Series) -> pd.Series:
-    """Categorical values as text, with whole numbers written without decimals ("28.0" -> "28").
+    """Categorical values as text, with whole numbers written without decimals ("28.0" -> "28"); see
+    :func:`level_of`. Missing values (NaN, None, empty text), objects and lists are missing.
 
-    Missing values (NaN, None, empty text) stay missing. Each distinct value is converted once.
+    Each distinct value is converted once.
     """
-    values = pd.Series(values)
-    if values.nunique(dropna=True) * 2 > len(values):  # mostly distinct (ids): convert each value
-        return _canonical(values.reset_index(drop=True)).set_axis(values.index)
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
     return pd.Series(canonical_categorical(values), index=values.index).astype(object)
 
 
 def canonical_categorical(values: pd.Series) -> pd.Categorical:
     """:func:`canonical_levels` as a ``pandas.Categorical`` (codes plus canonical text categories)."""
-    codes, uniques = pd.factorize(pd.Series(values).astype(object), use_na_sentinel=True)
-    canonical = _canonical(pd.Series(uniques, dtype=object))  # "28" and "28.0" both become "28"
-    merged, categories = pd.factorize(canonical, use_na_sentinel=True)
-    final = np.append(merged, -1)[codes]  # code -1 (missing) picks the appended -1
-    return pd.Categorical.from_codes(final, categories=pd.Index(categories, dtype=object))
-
-
-def _canonical(values: pd.Series) -> pd.Series:
-    text = values.astype(object).where(values.notna(), "").astype(str).str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
-    whole = numbers.notna() & np.isfinite(numbers) & (numbers == np.floor(numbers)) & (numbers.abs() < 2**53)
-    out = text.copy()
-    out[whole] = numbers[whole].astype(np.int64).astype(str)
-    return out.where(out != "", other=np.nan)
+    distinct, codes = _column(values if isinstance(values, pd.Series) else pd.Series(values), "categorical")
+    return _expand("categorical", [None if v is _BAD else v for v in map(level_of, distinct)], codes)
 
 
 def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
@@ -288,7 +414,7 @@ def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
         else:
             specs.append(ColumnSpec(name, "numeric", str(series.dtype), minimum=float(series.min()),
                                     maximum=float(series.max()), missing_in_training=missing))
-    positive = "1" if "1" in classes else classes[1]
+    positive = positive_class_of(classes)
     return Schema(target=target, columns=specs, id_column=id_column if id_column in frame.columns else None,
                   positive_class=positive, classes=classes)
 
@@ -302,7 +428,9 @@ class Conformed:
 
     ``features`` maps each feature to its values: floats (NaN = missing) for numeric columns,
     canonical level text (missing = NaN/None) for categorical ones; levels the model never saw are kept
-    (with a warning) and scored as missing, as H2O scores them.
+    (with a warning) and scored as missing, as H2O scores them. From :func:`conform` a DataFrame (numeric
+    columns as float arrays, categorical ones as ``pandas.Categorical``); from :func:`conform_records` a
+    dict of lists.
     """
 
     features: "pd.DataFrame | dict[str, list]"
@@ -314,204 +442,173 @@ def _row_numbers(mask: np.ndarray | pd.Series) -> np.ndarray:
     return np.flatnonzero(np.asarray(mask)) + 1
 
 
+#: Types (``pandas.api.types.infer_dtype``) of object columns whose equal values, as pandas' factorize
+#: finds them, always get the same rule result. Other columns have each row checked: True == 1 but only 1
+#: is a number, lists cannot be hashed, and 2**53 == 2.0**53 but the float is the level "9007199254740992.0".
+_FACTORIZABLE = {"numeric": frozenset(["string", "empty", "floating", "integer", "mixed-integer-float", "boolean"]),
+                 "categorical": frozenset(["string", "empty", "floating", "integer", "boolean"])}
+
+
+def _column(raw: pd.Series, kind: ColumnKind) -> tuple[list | np.ndarray, np.ndarray | None]:
+    """A DataFrame column as the rules of ``kind`` take it: its distinct values and, per row, the index of
+    its value among them (-1 = missing). Without such codes (None), the values are the rows themselves: a
+    float array for a numeric dtype in a numeric column, else a list (see :data:`_FACTORIZABLE`)."""
+    if kind == "numeric" and raw.dtype.kind in "fiu":
+        return raw.to_numpy(dtype=float, na_value=np.nan), None
+    if raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) not in _FACTORIZABLE[kind]:
+        return raw.tolist(), None
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    return uniques.tolist(), codes
+
+
+def _rows(flags: list[bool] | np.ndarray, codes: np.ndarray | None) -> "list[int] | np.ndarray":
+    """1-based numbers of the rows whose value is flagged (``flags`` per value of :func:`_column`)."""
+    if True not in flags:
+        return []
+    if codes is None:
+        if isinstance(flags, np.ndarray):
+            return _row_numbers(flags)
+        return [i for i, flag in enumerate(flags, start=1) if flag]
+    return _row_numbers(np.append(np.array(flags, dtype=bool), False)[codes])
+
+
+def _raw(values: list, codes: np.ndarray | None, row: int):
+    """The value as sent in 1-based ``row`` (plain Python for a numpy scalar), for messages."""
+    value = values[row - 1] if codes is None else values[codes[row - 1]]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _numbers(values: list | np.ndarray) -> tuple[list | np.ndarray, list[bool], list[bool] | np.ndarray]:
+    """:func:`number_of` of each value: the numbers (NaN where missing or bad), which are not numbers,
+    which are not finite. A float array is its own numbers (NaN is missing; ±inf is not finite)."""
+    if isinstance(values, np.ndarray):
+        return values, [False], np.isinf(values)
+    numbers = [number_of(v) for v in values]
+    bad = [n is _BAD for n in numbers]
+    nonfinite = [n is _NONFINITE for n in numbers]
+    if True in bad or True in nonfinite:
+        numbers = [math.nan if n is _BAD or n is _NONFINITE else n for n in numbers]
+    return numbers, bad, nonfinite
+
+
+def _outside(spec: ColumnSpec, numbers: list | np.ndarray) -> list[bool] | np.ndarray:
+    """Which numbers are outside ``spec``'s training range (never a missing one)."""
+    low, high = spec.minimum, spec.maximum
+    if low is None or high is None:
+        return [False]
+    if isinstance(numbers, np.ndarray):
+        return (numbers < low) | (numbers > high)
+    return [n < low or n > high for n in numbers]
+
+
+def _check_column(spec: ColumnSpec, values: list | np.ndarray, codes: np.ndarray | None,
+                  problems: list[Problem], warnings: list[Problem]) -> list | np.ndarray:
+    """Apply ``spec``'s rules to one column (see :func:`_column`), add what is wrong to ``problems`` and
+    ``warnings``, and return its typed values (per value of ``values``; see :func:`_expand`)."""
+    if spec.kind == "numeric":
+        numbers, bad, nonfinite = _numbers(values)
+        if True in bad:
+            rows = _rows(bad, codes)
+            examples = [_raw(values, codes, r) for r in rows[:3]]
+            problems.append(make_problem(spec.name, f"expected a number, got {examples}", rows))
+        if True in nonfinite:
+            problems.append(make_problem(spec.name, "infinite or NaN text is not a number", _rows(nonfinite, codes)))
+        outside = _outside(spec, numbers)
+        if True in outside:
+            warnings.append(make_problem(spec.name, f"outside the training range [{spec.minimum:g}, "
+                                                    f"{spec.maximum:g}]", _rows(outside, codes)))
+        return numbers
+    levels = [level_of(v) for v in values]
+    bad = [level is _BAD for level in levels]
+    if True in bad:
+        problems.append(make_problem(spec.name, "expected a text or number category, got an object or list",
+                                     _rows(bad, codes)))
+        levels = [None if level is _BAD else level for level in levels]
+    known = spec.known_levels
+    unseen = [level is not None and level not in known for level in levels]
+    if True in unseen:
+        examples = sorted({level for level, flag in zip(levels, unseen) if flag})[:3]
+        warnings.append(make_problem(spec.name, UNSEEN_MESSAGE.format(examples), _rows(unseen, codes)))
+    return levels
+
+
+def _expand(kind: ColumnKind, typed: list | np.ndarray, codes: np.ndarray | None) -> np.ndarray | pd.Categorical:
+    """Typed values per value of :func:`_column` as per-row column values: floats, or a Categorical of the
+    canonical levels (None = missing)."""
+    if kind == "numeric":
+        if codes is None:
+            return np.asarray(typed, dtype=float)
+        return np.append(np.array(typed, dtype=float), np.nan)[codes]  # code -1 (missing) picks the NaN
+    merged, categories = pd.factorize(np.array(typed, dtype=object), use_na_sentinel=True)  # "28", 28.0: "28"
+    if codes is not None:
+        merged = np.append(merged, -1)[codes]
+    return pd.Categorical.from_codes(merged, categories=pd.Index(categories, dtype=object))
+
+
+def _encoded_levels(values: "pd.Categorical | np.ndarray | list") -> "pd.Categorical | list":
+    """Canonical levels of a conformed feature, for its target encoding (a numeric code: 28.0 is "28")."""
+    if isinstance(values, pd.Categorical):
+        return values
+    if isinstance(values, np.ndarray):
+        return canonical_categorical(pd.Series(values))
+    return [None if level is _BAD else level for level in map(level_of, values)]
+
+
+def _missing_columns(schema: Schema, present) -> list[Problem]:
+    """A problem for each feature not in ``present`` (the caller adds what the input has)."""
+    return [Problem(name, "required column is missing") for name in schema.feature_names if name not in present]
+
+
 def conform(frame: pd.DataFrame, schema: Schema) -> Conformed:
     """Check ``frame`` against ``schema`` and return typed features in training order.
 
     Errors (raised together as one :class:`DataContractError`): missing columns, text in numeric
-    columns, infinities. Warnings (returned): unseen categories, which are scored as missing (as H2O
-    scores them), and
-    numbers outside the training range. Column order does not matter; other columns pass through.
+    columns, infinities, objects or lists in categorical columns. Warnings (returned): unseen categories,
+    which are scored as missing (as H2O scores them), and numbers outside the training range. Column order
+    does not matter; other columns pass through. The rules are :func:`number_of` and :func:`level_of`,
+    applied to each distinct value of a column.
     """
+    missing = _missing_columns(schema, frame.columns)
+    if missing:
+        present = ", ".join(map(str, frame.columns[:20]))
+        raise DataContractError(missing + [Problem(None, f"the input has the columns: {present}")])
     problems: list[Problem] = []
     warnings: list[Problem] = []
-    missing = [c for c in schema.feature_names if c not in frame.columns]
-    for name in missing:
-        problems.append(Problem(name, "required column is missing"))
-    if problems:
-        present = ", ".join(map(str, frame.columns[:20]))
-        problems.append(Problem(None, f"the input has the columns: {present}"))
-        raise DataContractError(problems)
     features = {}
     for spec in schema.columns:
-        raw = frame[spec.name]
-        if spec.kind == "numeric":
-            values, bad, nonfinite = _to_numbers(raw)
-            if bad.any():
-                examples = raw[bad].astype(str).head(3).tolist()
-                problems.append(make_problem(spec.name, f"expected a number, got {examples}", _row_numbers(bad)))
-            if nonfinite.any():
-                problems.append(make_problem(spec.name, "infinite or NaN text is not a number",
-                                             _row_numbers(nonfinite)))
-            if spec.minimum is not None and spec.maximum is not None:
-                outside = (values < spec.minimum) | (values > spec.maximum)
-                if outside.any():
-                    warnings.append(make_problem(
-                        spec.name, f"outside the training range [{spec.minimum:g}, {spec.maximum:g}]",
-                        _row_numbers(outside)))
-            features[spec.name] = values
-        else:
-            values = canonical_categorical(raw)
-            known = np.asarray(values.categories.isin(spec.levels or []))
-            if not known.all():
-                unseen = ~np.append(known, True)[values.codes]  # code -1 (missing) is not unseen
-                examples = sorted(values.categories[~known].tolist())[:3]
-                warnings.append(make_problem(spec.name, UNSEEN_MESSAGE.format(examples), _row_numbers(unseen)))
-            features[spec.name] = values
+        values, codes = _column(frame[spec.name], spec.kind)
+        typed = _check_column(spec, values, codes, problems, warnings)
+        features[spec.name] = _expand(spec.kind, typed, codes)
     if problems:
         raise DataContractError(problems)
     for encoding in schema.target_encodings:
-        levels = features[encoding.column]
-        if not isinstance(levels, pd.Categorical):  # a numeric code column: 28.0 is the level "28"
-            levels = canonical_categorical(pd.Series(np.asarray(levels)))
-        features[encoding.name] = encoding.values(levels)
-    index = pd.RangeIndex(len(frame))
-    typed = pd.DataFrame({k: (v if isinstance(v, pd.Categorical) else np.asarray(v)) for k, v in features.items()},
-                         index=index)
+        features[encoding.name] = encoding.values(_encoded_levels(features[encoding.column]))
+    typed_frame = pd.DataFrame(features, index=pd.RangeIndex(len(frame)))
     extra = [c for c in frame.columns if c not in set(schema.feature_names) and c != schema.target]
     passthrough = frame[extra].reset_index(drop=True)
-    return Conformed(features=typed, passthrough=passthrough, warnings=warnings)
-
-
-def _to_numbers(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Numbers from text or JSON values; returns (values, not-a-number mask, non-finite mask)."""
-    no_rows = pd.Series(np.zeros(len(raw), bool))
-    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
-        values = raw.astype(float).reset_index(drop=True)
-        nonfinite = pd.Series(np.isinf(values.to_numpy()))
-        return values, no_rows, nonfinite
-    if pd.api.types.infer_dtype(raw, skipna=False) == "string":
-        try:  # fast path: every cell is plain finite number text
-            fast = pd.to_numeric(raw.reset_index(drop=True), errors="raise")
-        except (ValueError, TypeError):
-            pass
-        else:
-            if pd.api.types.is_numeric_dtype(fast) and not pd.api.types.is_bool_dtype(fast):
-                fast = fast.astype(float)
-                if np.isfinite(fast.to_numpy()).all():
-                    return fast, no_rows, no_rows
-    obj = raw.astype(object).reset_index(drop=True)
-    is_bool = obj.map(lambda v: isinstance(v, (bool, np.bool_)))
-    text = obj.where(obj.notna(), "").astype(str).str.strip()
-    values = pd.to_numeric(text.where(~is_bool, "x"), errors="coerce")
-    empty = text == ""
-    lowered = text.str.lower()
-    nonfinite_text = lowered.isin(["nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"])
-    bad = values.isna() & ~empty & ~nonfinite_text
-    nonfinite = nonfinite_text | np.isinf(values.fillna(0).to_numpy(dtype=float))
-    values = values.where(~nonfinite)
-    return values.astype(float), bad, pd.Series(np.asarray(nonfinite))
-
-
-# ------------------------------------------------------------------- the same rules, one value at a time
-
-_NONFINITE_TEXT = frozenset(["nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"])
-_BAD, _NONFINITE = object(), object()
-
-
-def number_of(value) -> float | object:
-    """One JSON value as a number under :func:`conform`'s rules; NaN when missing, or a marker when bad."""
-    if value is None:
-        return math.nan
-    if isinstance(value, bool):
-        return _BAD
-    if isinstance(value, (int, float)):
-        number = float(value)
-        if math.isnan(number):
-            return math.nan
-        return number if math.isfinite(number) else _NONFINITE
-    if isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return math.nan
-        if text.lower() in _NONFINITE_TEXT:
-            return _NONFINITE
-        if "_" in text:
-            return _BAD
-        try:
-            number = float(text)
-        except ValueError:
-            return _BAD
-        return number if math.isfinite(number) else _NONFINITE
-    return _BAD
-
-
-def level_of(value) -> str | None | object:
-    """One JSON value as a canonical category (see :func:`canonical_levels`); None when missing."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and math.isnan(value):
-            return None
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            number = float(text) if "_" not in text else math.nan
-        except ValueError:
-            return text
-        if not (math.isfinite(number) and number == math.floor(number) and abs(number) < 2**53):
-            return text
-    else:
-        return _BAD
-    if math.isfinite(number) and number == math.floor(number) and abs(number) < 2**53:
-        return str(int(number))
-    return str(value)
+    return Conformed(features=typed_frame, passthrough=passthrough, warnings=warnings)
 
 
 def conform_records(records: list[dict], schema: Schema) -> Conformed:
     """:func:`conform` for JSON records (a list of objects), without building a DataFrame.
 
-    Same rules, errors and warnings as :func:`conform`; fast for a handful of rows.
+    Same rules, errors and warnings as :func:`conform` (the same code, applied to each value); fast for a
+    handful of rows. ``features`` is a dict of lists (see :class:`Conformed`).
     """
+    present = set().union(*(r.keys() for r in records)) if records else set()
+    missing = _missing_columns(schema, present)
+    if missing:
+        keys = ", ".join(sorted(map(str, present))[:20])
+        raise DataContractError(missing + [Problem(None, f"the records have the keys: {keys}")])
     problems: list[Problem] = []
     warnings: list[Problem] = []
-    present = set().union(*(r.keys() for r in records)) if records else set()
-    missing = [c for c in schema.feature_names if c not in present]
-    if missing:
-        problems = [Problem(name, "required column is missing") for name in missing]
-        problems.append(Problem(None, f"the records have the keys: {', '.join(sorted(map(str, present))[:20])}"))
-        raise DataContractError(problems)
     features: dict[str, list] = {}
     for spec in schema.columns:
-        raw = [r.get(spec.name) for r in records]
-        if spec.kind == "numeric":
-            values = [number_of(v) for v in raw]
-            bad = [i + 1 for i, v in enumerate(values) if v is _BAD]
-            nonfinite = [i + 1 for i, v in enumerate(values) if v is _NONFINITE]
-            if bad:
-                examples = [raw[i - 1] for i in bad[:3]]
-                problems.append(make_problem(spec.name, f"expected a number, got {examples}", bad))
-            if nonfinite:
-                problems.append(make_problem(spec.name, "infinite or NaN text is not a number", nonfinite))
-            if bad or nonfinite:
-                continue
-            if spec.minimum is not None and spec.maximum is not None:
-                outside = [i + 1 for i, v in enumerate(values) if v < spec.minimum or v > spec.maximum]
-                if outside:
-                    warnings.append(make_problem(
-                        spec.name, f"outside the training range [{spec.minimum:g}, {spec.maximum:g}]", outside))
-            features[spec.name] = values
-        else:
-            values = [level_of(v) for v in raw]
-            bad = [i + 1 for i, v in enumerate(values) if v is _BAD]
-            if bad:
-                problems.append(make_problem(spec.name, "expected a text or number category, got an object "
-                                                        "or list", bad))
-                continue
-            known = set(spec.levels or [])
-            unseen = [i + 1 for i, v in enumerate(values) if v is not None and v not in known]
-            if unseen:
-                examples = sorted({values[i - 1] for i in unseen})[:3]
-                warnings.append(make_problem(spec.name, UNSEEN_MESSAGE.format(examples), unseen))
-            features[spec.name] = values
+        features[spec.name] = _check_column(spec, [r.get(spec.name) for r in records], None, problems, warnings)
     if problems:
         raise DataContractError(problems)
     for encoding in schema.target_encodings:
-        features[encoding.name] = encoding.values([level_of(v) for v in features[encoding.column]]).tolist()
+        features[encoding.name] = encoding.values(_encoded_levels(features[encoding.column])).tolist()
     return Conformed(features=features, passthrough=None, warnings=warnings)
 
 

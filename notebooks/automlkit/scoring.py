@@ -18,7 +18,7 @@ import pandas as pd
 from .drift import batch_drift
 from .errors import ParameterError, Problem
 from .mojo import MojoScorer
-from .schema import Conformed, Schema, conform, conform_records, decode_csv, parse_csv
+from .schema import Conformed, Schema, conform, conform_records, decode_csv, parse_csv, whole_number_values
 
 #: The file of a logged model that holds its :class:`ModelMeta`.
 META_FILE = "model_meta.json"
@@ -36,23 +36,27 @@ class TooManyToExplain(ParameterError):
 
 @dataclass
 class ModelMeta:
-    """What a served model needs besides the MOJO: its schema, threshold and holdout metrics."""
+    """What a served model needs besides the MOJO: its schema, threshold and holdout metrics, and how it
+    was chosen (``automlkit.selection``: the rule, the noise band, why it won, what it costs to serve)."""
 
     schema: Schema
     threshold: float
     holdout_metrics: dict
     h2o_model_id: str = ""
+    selection: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {"schema": self.schema.to_dict(), "threshold": self.threshold,
-                "holdout_metrics": self.holdout_metrics, "h2o_model_id": self.h2o_model_id}
+                "holdout_metrics": self.holdout_metrics, "h2o_model_id": self.h2o_model_id,
+                "selection": self.selection}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelMeta":
         """Inverse of :meth:`to_dict`."""
         return cls(schema=Schema.from_dict(data["schema"]), threshold=float(data["threshold"]),
-                   holdout_metrics=data.get("holdout_metrics", {}), h2o_model_id=data.get("h2o_model_id", ""))
+                   holdout_metrics=data.get("holdout_metrics", {}), h2o_model_id=data.get("h2o_model_id", ""),
+                   selection=data.get("selection") or {})
 
     @classmethod
     def read(cls, path: str | Path) -> "ModelMeta":
@@ -173,7 +177,5 @@ class ScoringModel:
 
 def _typed_ids(values: pd.Series) -> list:
     """Ids from CSV text as numbers when they all are whole numbers, else as they were sent."""
-    numbers = pd.to_numeric(values, errors="coerce")  # TODO(rule set): schema's whole-number rule
-    if numbers.notna().all() and (numbers == np.floor(numbers)).all() and (numbers.abs() < 2**53).all():
-        return numbers.astype(np.int64).tolist()
-    return values.tolist()
+    ids = whole_number_values(values)
+    return values.tolist() if ids is None else ids

@@ -110,7 +110,7 @@ def prepare_data(params: TrainParams) -> PreparedData:
         "rows_used": int(len(frame)),
         "train_rows": int((~holdout).sum()),
         "holdout_rows": int(holdout.sum()),
-        "positive_rate": float((canonical_levels(frame[params.target]) == schema.positive_class).mean()),
+        "positive_rate": float(schema.is_positive(frame[schema.target]).mean()),
         "columns": len(frame.columns),
     }
     return PreparedData(frame=frame, schema=schema, holdout=holdout, fingerprint=fingerprint,
@@ -119,7 +119,7 @@ def prepare_data(params: TrainParams) -> PreparedData:
 
 def labels(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
     """1 where the target is the positive class."""
-    return (canonical_levels(frame[schema.target]) == schema.positive_class).to_numpy().astype(int)
+    return schema.is_positive(frame[schema.target])
 
 
 def to_h2o_frame(frame: pd.DataFrame, schema: Schema, with_target: bool = True,
