@@ -96,6 +96,31 @@ class LoadError(BaseModel):
     at: str
 
 
+class ServingCostOut(BaseModel):
+    """What the model costs to serve, measured when it was trained."""
+
+    mojo_bytes: int
+    rows_per_s: float = Field(description="the in-process MOJO scorer on the holdout rows")
+    contributions: bool = Field(description="it gives per-feature contributions (`?explain=true`)")
+
+
+class SelectionOut(BaseModel):
+    """How the model was chosen among the run's leaderboard."""
+
+    rule: str = Field(description="`best` (best cross-validated metric) or `within_noise` (cheapest to serve "
+                                  "within one standard error of the best)")
+    metric: str
+    winner: str
+    best: str
+    band: float | None = Field(description="one standard error of the cross-validated metric (the median "
+                                           "over the candidates of their folds' spread)")
+    inside: list[str] = Field(description="the candidates inside the band")
+    reason: str
+    winner_cv: float
+    best_cv: float
+    serving: ServingCostOut
+
+
 class ModelCard(BaseModel):
     """The served model (``GET /model``)."""
 
@@ -109,6 +134,8 @@ class ModelCard(BaseModel):
     threshold: float | None = None
     holdout_metrics: dict[str, float] = {}
     input_schema: dict[str, Any] | None = None
+    selection: SelectionOut | None = Field(default=None, description="how it was chosen (models trained "
+                                                                      "before the selection rule have none)")
     load_error: LoadError | None = None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import mlflow
@@ -24,21 +23,6 @@ TINY_MODEL_NAME = "tiny-model"
 #: Holdout metrics logged on the tiny model's run (what ``GET /models`` reads back from the run).
 RUN_METRICS = ("auc", "logloss", "aucpr")
 DECISION = "no champion yet"
-#: Where the pinned h2o package keeps the genmodel jar inside ``h2o.jar`` (what ``GET /3/h2o-genmodel.jar``
-#: of a running cluster serves, i.e. what ``download_mojo(get_genmodel_jar=True)`` saves).
-GENMODEL_MEMBER = "www/3/h2o-genmodel.jar"
-
-
-def genmodel_jar(folder: Path) -> Path:
-    """``h2o-genmodel.jar`` of the installed h2o package, extracted into ``folder`` (no cluster needed)."""
-    from automlkit.java_build import h2o_jar
-
-    target = Path(folder) / "h2o-genmodel.jar"
-    with zipfile.ZipFile(h2o_jar()) as archive, archive.open(GENMODEL_MEMBER) as source:
-        target.write_bytes(source.read())
-    return target
-
-
 @contextlib.contextmanager
 def restored_mlflow_uris():
     """Restore MLflow's global tracking and registry URIs (and their environment variables) on exit.
@@ -67,6 +51,7 @@ def restored_mlflow_uris():
 def register_tiny_model(root: Path, model_name: str = TINY_MODEL_NAME, alias: str = "champion") -> str:
     """A SQLite MLflow store under ``root`` holding the tiny model as version 1 of ``model_name`` with
     ``alias``, logged as the training notebook logs its leader; returns the tracking URI."""
+    from automlkit.java_build import genmodel_jar
     from automlkit.scoring import ModelMeta
     from automlkit.training import log_mojo_model
 
@@ -79,7 +64,7 @@ def register_tiny_model(root: Path, model_name: str = TINY_MODEL_NAME, alias: st
         with mlflow.start_run(experiment_id=experiment, run_name="tiny-gbm"):
             mlflow.log_metrics({f"holdout_{m}": float(meta.holdout_metrics[m]) for m in RUN_METRICS})
             mlflow.log_metric("threshold", meta.threshold)
-            info = log_mojo_model(TINY_MOJO, genmodel_jar(root), meta, model_name)
+            info = log_mojo_model(TINY_MOJO, genmodel_jar(), meta, model_name)
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         version = str(info.registered_model_version)
         client.set_registered_model_alias(model_name, alias, version)

@@ -55,6 +55,10 @@ def test_model_card_health_and_ready(api):
     assert card["run_id"] and card["trained_at"] and 0 < card["threshold"] < 1
     assert {"auc", "logloss", "aucpr"} <= set(card["holdout_metrics"])
     assert "Region_Code" in [c["name"] for c in card["input_schema"]["columns"]]
+    # how the champion was chosen, and what it costs to serve, reach the card
+    selection = card["selection"]
+    assert selection["rule"] == "within_noise" and selection["winner"] in selection["inside"]
+    assert selection["serving"]["rows_per_s"] > 100 and "within one standard error" in selection["reason"]
     assert requests.get(f"{api}/health", timeout=10).json() == {"status": "ok"}
     assert requests.get(f"{api}/ready", timeout=10).json()["version"] == "1"
 

@@ -29,6 +29,16 @@ def test_model_card_shows_name_version_trained_at_auc_threshold():
             "holdout_metrics": {"auc": 0.8612345}, "threshold": 0.271828}
     text = view.card_html(card)
     assert all(s in text for s in ("cross-sell", ">version</b> 3", "2026-11-25 10:00:00", "0.8612", "0.2718"))
+    assert "chosen by" not in text  # a model trained before the selection rule
+
+
+def test_model_card_says_how_the_model_was_chosen():
+    card = {"name": "cross-sell", "version": "4", "algorithm": "GbmMojoModel", "holdout_metrics": {"auc": 0.86},
+            "threshold": 0.3, "selection": {"rule": "within_noise", "reason": "3 of 12 candidates <within> ...",
+                                            "serving": {"rows_per_s": 61234.5, "contributions": True}}}
+    text = view.card_html(card)
+    assert ">version</b> 4 (Gbm)" in text and "<b>chosen by</b> within_noise" in text
+    assert "61,234 rows/s" in text and "explains its scores" in text and "&lt;within&gt;" in text
 
 
 def test_preview_and_its_errors():

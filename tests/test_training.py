@@ -52,11 +52,25 @@ def test_first_run_is_champion_with_children_and_artifacts(first_run):
     assert len(children) >= 2
     for child in children:
         assert {"holdout_auc", "holdout_logloss", "holdout_aucpr", "cv_auc"} <= set(child.data.metrics)
+        # what each candidate costs to serve, measured when it is logged
+        assert child.data.metrics["serving_rows_per_s"] > 100 and child.data.metrics["serving_mojo_bytes"] > 1000
+        assert child.data.metrics["serving_contributions"] in (0.0, 1.0)
     assert parent.data.params["data_sha256"] and int(parent.data.params["rows_used"]) == 6000
     assert parent.data.metrics["holdout_auc"] > 0.75
     assert parent.data.metrics["mojo_max_abs_diff_vs_h2o"] < 1e-9
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"leaderboard.csv", "schema.json", "plots", "notebook"} <= artifacts
+    assert {"leaderboard.csv", "schema.json", "selection.json", "plots", "notebook"} <= artifacts
+    # the leader was chosen within the noise band, and the run says which rule, which models and why
+    selection = json.loads(open(client.download_artifacts(parent.info.run_id, "selection.json")).read())
+    assert selection["rule"] == parent.data.tags["selection_rule"] == "within_noise"
+    assert selection["winner"] in selection["inside"] and selection["band"] > 0
+    assert "within one standard error" in parent.data.tags["selection_reason"]
+    board = pd.read_csv(client.download_artifacts(parent.info.run_id, "leaderboard.csv"))
+    assert {"cv_se", "serving_rows_per_s", "serving_mojo_bytes", "serving_contributions"} <= set(board.columns)
+    winner = board.set_index("model_id").loc[selection["winner"]]
+    inside = board[board["model_id"].isin(selection["inside"])]
+    explaining = inside[inside["serving_contributions"]]
+    assert winner["serving_rows_per_s"] == (explaining if len(explaining) else inside)["serving_rows_per_s"].max()
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
     assert {"plots/holdout_roc.png", "plots/holdout_cumulative_gains.png", "plots/leaderboard.png"} <= plots
     notebook = client.list_artifacts(parent.info.run_id, "notebook")
@@ -124,7 +138,8 @@ def test_worse_run_does_not_take_the_champion_alias(first_run, sample_csv, tmp_p
     second = parents[-1]
     assert second.data.metrics["promoted"] == 0.0
     assert second.data.metrics["new_holdout_auc"] < second.data.metrics["champion_holdout_auc"]
-    assert "does not beat champion v1" in second.data.tags["decision"]
+    assert "is worse than champion v1 beyond noise" in second.data.tags["decision"]
+    assert second.data.metrics["decision_tolerance"] > 0
     first = parents[0]
     # the champion's figure is re-measured on the same holdout rows: identical to its own run's
     assert second.data.metrics["champion_holdout_auc"] == pytest.approx(first.data.metrics["holdout_auc"], abs=1e-9)

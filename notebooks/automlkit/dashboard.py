@@ -173,13 +173,23 @@ def _rows_text(problem: Problem) -> str:
 
 
 def card_html(card: dict) -> str:
-    """The model card: name, version, trained-at, holdout AUC, threshold."""
+    """The model card: name, version, trained-at, algorithm, holdout AUC, threshold, and how the model was
+    chosen (the rule, its serving speed, whether it explains, why it won)."""
     metrics = card.get("holdout_metrics") or {}
     auc = f"{metrics['auc']:.4f}" if "auc" in metrics else "n/a"
     trained = (card.get("trained_at") or "")[:19].replace("T", " ")
-    return (f"<div class='model-card'><b>Model</b> {html.escape(card['name'])} "
-            f"<b>version</b> {html.escape(str(card['version']))} &middot; <b>trained</b> {trained} UTC "
-            f"&middot; <b>holdout AUC</b> {auc} &middot; <b>threshold</b> {card.get('threshold', 0):.4f}</div>")
+    algorithm = (card.get("algorithm") or "").removesuffix("MojoModel")
+    line = (f"<b>Model</b> {html.escape(card['name'])} <b>version</b> {html.escape(str(card['version']))}"
+            f"{f' ({html.escape(algorithm)})' if algorithm else ''} &middot; <b>trained</b> {trained} UTC "
+            f"&middot; <b>holdout AUC</b> {auc} &middot; <b>threshold</b> {card.get('threshold', 0):.4f}")
+    selection = card.get("selection")
+    if selection:
+        serving = selection.get("serving") or {}
+        explains = "explains its scores" if serving.get("contributions") else "no per-feature explanations"
+        line += (f"<br><b>chosen by</b> {html.escape(selection['rule'])} &middot; "
+                 f"{serving.get('rows_per_s', 0):,.0f} rows/s &middot; {explains} "
+                 f"<details><summary>why this model</summary>{html.escape(selection.get('reason', ''))}</details>")
+    return f"<div class='model-card'>{line}</div>"
 
 
 def preview(content: bytes, max_bytes: int, rows: int = 5) -> tuple[pd.DataFrame, int]:

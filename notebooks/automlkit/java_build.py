@@ -8,6 +8,7 @@ The jar is optional at run time: without it the scorer falls back to a Python lo
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,27 @@ def h2o_jar() -> Path:
     import h2o
 
     return Path(h2o.__file__).parent / "backend" / "bin" / "h2o.jar"
+
+
+#: Where the pinned h2o package keeps the genmodel jar inside ``h2o.jar`` (what ``GET /3/h2o-genmodel.jar``
+#: of a running cluster serves, i.e. what ``download_mojo(get_genmodel_jar=True)`` saves).
+GENMODEL_MEMBER = "www/3/h2o-genmodel.jar"
+
+
+def genmodel_jar() -> Path:
+    """``h2o-genmodel.jar`` of the installed h2o package, extracted once into the temp folder and kept: the
+    in-process JVM keeps reading the jar it started with, so it must outlive every MOJO it loads."""
+    import zipfile
+
+    import h2o
+
+    target = Path(tempfile.gettempdir()) / f"automlkit-h2o-genmodel-{h2o.__version__}.jar"
+    if not target.exists():
+        with zipfile.ZipFile(h2o_jar()) as archive, archive.open(GENMODEL_MEMBER) as source:
+            partial = target.with_suffix(f".{os.getpid()}.part")
+            partial.write_bytes(source.read())
+            partial.replace(target)  # atomic: a concurrent reader never sees half a jar
+    return target
 
 
 def build(classpath: str | Path | None = None) -> Path:

@@ -7,15 +7,34 @@ import pandas as pd
 from sklearn.metrics import average_precision_score, log_loss, precision_recall_curve, roc_auc_score
 
 
+#: The holdout metrics of a binary model, by name.
+BINARY_METRICS = {
+    "auc": roc_auc_score,
+    "logloss": lambda y, p: log_loss(y, p, labels=[0, 1]),
+    "aucpr": average_precision_score,
+}
+
+
 def binary_metrics(y_true: np.ndarray, probability: np.ndarray) -> dict[str, float]:
     """AUC, log loss and AUCPR (average precision) of positive-class probabilities."""
     y_true = np.asarray(y_true).astype(int)
     probability = np.clip(np.asarray(probability, dtype=float), 1e-15, 1 - 1e-15)
-    return {
-        "auc": float(roc_auc_score(y_true, probability)),
-        "logloss": float(log_loss(y_true, probability, labels=[0, 1])),
-        "aucpr": float(average_precision_score(y_true, probability)),
-    }
+    return {name: float(metric(y_true, probability)) for name, metric in BINARY_METRICS.items()}
+
+
+def bootstrap_standard_error(y_true: np.ndarray, probability: np.ndarray, metric: str, resamples: int = 200,
+                             seed: int = 1) -> float:
+    """The standard error of the holdout ``metric`` (a name of :data:`BINARY_METRICS`) over ``resamples``
+    bootstrap resamples of the rows."""
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.clip(np.asarray(probability, dtype=float), 1e-15, 1 - 1e-15)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(y_true), len(y_true))
+        if y_true[rows].min() != y_true[rows].max():  # both classes drawn
+            values.append(BINARY_METRICS[metric](y_true[rows], probability[rows]))
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def max_f1_threshold(y_true: np.ndarray, probability: np.ndarray) -> tuple[float, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Decision:
-    """The outcome of champion vs challenger, with both figures on the same holdout rows."""
+    """The outcome of champion vs challenger, with both figures (and both speeds) on the same holdout rows."""
 
     promoted: bool
     alias: str
@@ -28,12 +29,20 @@ class Decision:
     champion_value: float | None
     champion_version: str | None
     reason: str
+    tolerance: float = 0.0
+    new_rows_per_s: float | None = None
+    champion_rows_per_s: float | None = None
 
     def as_metrics(self) -> dict[str, float]:
         """The figures as MLflow metrics of the training run."""
-        out = {"promoted": float(self.promoted), f"new_holdout_{self.metric}": self.new_value}
+        out = {"promoted": float(self.promoted), f"new_holdout_{self.metric}": self.new_value,
+               "decision_tolerance": self.tolerance}
         if self.champion_value is not None:
             out[f"champion_holdout_{self.metric}"] = self.champion_value
+        if self.new_rows_per_s is not None:
+            out["new_holdout_rows_per_s"] = self.new_rows_per_s
+        if self.champion_rows_per_s is not None:
+            out["champion_holdout_rows_per_s"] = self.champion_rows_per_s
         return out
 
 
@@ -45,45 +54,72 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
         return None
 
 
-def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray) -> dict[str, float]:
-    """Load ``model_uri`` as pyfunc and compute its holdout metrics on ``holdout``."""
+def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray) -> tuple[dict[str, float], float]:
+    """Load ``model_uri`` as pyfunc; its holdout metrics on ``holdout`` and its rows/s scoring them
+    (after a warm-up, so both models of a decision are timed alike)."""
     # imported here: the API reads the registry through this module, and its image has no scikit-learn
     from .metrics import binary_metrics
 
-    predictions = mlflow.pyfunc.load_model(model_uri).predict(holdout)
-    return binary_metrics(y_holdout, predictions["probability"].to_numpy())
+    model = mlflow.pyfunc.load_model(model_uri)
+    model.predict(holdout.iloc[:500])
+    started = time.perf_counter()
+    predictions = model.predict(holdout)
+    rows_per_s = len(holdout) / max(time.perf_counter() - started, 1e-9)
+    return binary_metrics(y_holdout, predictions["probability"].to_numpy()), rows_per_s
 
 
-def champion_or_challenger(model_name: str, new_version: str, new_value: float, metric: str,
-                           higher_is_better: bool, holdout: pd.DataFrame, y_holdout: np.ndarray,
+def champion_or_challenger(model_name: str, new_version: str, metric: str, higher_is_better: bool,
+                           holdout: pd.DataFrame, y_holdout: np.ndarray, tolerance: float = 0.0,
                            champion_alias: str = CHAMPION_ALIAS, challenger_alias: str = CHALLENGER_ALIAS) -> Decision:
-    """Give ``new_version`` the champion alias only if it beats the current champion on the same rows.
+    """Give ``new_version`` the champion alias if it beats the current champion on the same rows, or if it is
+    within ``tolerance`` (one standard error of the holdout metric) of it and faster to score.
 
-    The current champion is re-scored on this run's holdout rows, so both figures come from the same
-    data. A champion that cannot score them (other columns, missing artifacts) loses, and the reason says so.
+    Both versions are scored through their pyfunc models on this run's holdout rows, in this process, so
+    the figures and the speeds compare like with like. A version worse beyond the tolerance never takes
+    the alias. A champion that cannot score the rows (other columns, missing artifacts) loses, and the
+    reason says so.
     """
     client = MlflowClient()
+    scores, new_speed = score_holdout(f"models:/{model_name}/{new_version}", holdout, y_holdout)
+    new_value = scores[metric]
     current = alias_version(client, model_name, champion_alias)
-    champion_value = None
+    champion_value = champion_speed = None
     if current is None:
         promoted, reason = True, "no champion yet"
     else:
         try:
-            champion_value = score_holdout(f"models:/{model_name}/{current}", holdout, y_holdout)[metric]
+            champion_scores, champion_speed = score_holdout(f"models:/{model_name}/{current}", holdout, y_holdout)
+            champion_value = champion_scores[metric]
         except Exception as exc:  # noqa: BLE001 - any failure to score means the champion cannot defend
             log.warning("champion version %s could not score the holdout: %s", current, exc)
             promoted, reason = True, f"champion v{current} could not score this holdout: {exc}"
         else:
-            better = new_value > champion_value if higher_is_better else new_value < champion_value
-            promoted = bool(better)
-            verb = "beats" if promoted else "does not beat"
-            reason = (f"v{new_version} {verb} champion v{current} on holdout {metric}: "
-                      f"{new_value:.5f} vs {champion_value:.5f}")
+            promoted, reason = _compare(new_version, current, metric, new_value, champion_value, higher_is_better,
+                                        tolerance, new_speed, champion_speed)
     alias = champion_alias if promoted else challenger_alias
     client.set_registered_model_alias(model_name, alias, new_version)
     client.set_model_version_tag(model_name, new_version, "decision", reason[:5000])
     log.info("%s -> alias %s", reason, alias)
-    return Decision(promoted, alias, metric, new_value, champion_value, current, reason)
+    return Decision(promoted, alias, metric, new_value, champion_value, current, reason, tolerance, new_speed,
+                    champion_speed)
+
+
+def _compare(new_version: str, current: str, metric: str, new_value: float, champion_value: float,
+             higher_is_better: bool, tolerance: float, new_speed: float, champion_speed: float) -> tuple[bool, str]:
+    """Whether the new version takes the alias from the champion, and why (see :func:`champion_or_challenger`)."""
+    gain = (new_value - champion_value) if higher_is_better else (champion_value - new_value)
+    figures = f"holdout {metric} {new_value:.5f} vs {champion_value:.5f}"
+    speeds = f"{new_speed:,.0f} vs {champion_speed:,.0f} rows/s"
+    if gain > 0:
+        return True, f"v{new_version} beats champion v{current} on {figures}"
+    if -gain <= tolerance and new_speed > champion_speed:
+        return True, (f"v{new_version} is within noise of champion v{current} ({figures}, tolerance "
+                      f"{tolerance:.5f}) and faster to score ({speeds})")
+    if -gain <= tolerance:
+        return False, (f"v{new_version} is within noise of champion v{current} ({figures}, tolerance "
+                       f"{tolerance:.5f}) but not faster to score ({speeds})")
+    return False, (f"v{new_version} is worse than champion v{current} beyond noise ({figures}, tolerance "
+                   f"{tolerance:.5f})")
 
 
 HISTORY_METRICS = ("auc", "logloss", "aucpr")

@@ -18,7 +18,8 @@ from h2o.estimators import H2OStackedEnsembleEstimator, H2OXGBoostEstimator
 from . import plots
 from .metrics import binary_metrics, max_f1_threshold
 from .scoring import META_FILE, ModelMeta
-from .errors import DataContractError, Problem
+from .selection import RULES, Candidate, Selection, candidates_frame, cv_standard_error, h2o_serving_cost, select
+from .errors import DataContractError, ParameterError, Problem
 from .drift import fit_references
 from .features import fit_target_encodings
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
@@ -50,11 +51,17 @@ class TrainParams:
     seed: int = 1
     holdout_fraction: float = 0.2
     sort_metric: str = "AUC"
+    #: how the leader is chosen among the leaderboard (``automlkit.selection``): ``best`` or ``within_noise``
+    selection: str = "within_noise"
     exclude_algos: list[str] = field(default_factory=list)
     h2o_url: str = ""
     h2o_nodes: int = 0
     sample_rows: int = 0
     run_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.selection not in RULES:
+            raise ParameterError(f"selection must be one of {', '.join(RULES)}, got {self.selection!r}")
 
     @property
     def decision_metric(self) -> str:
@@ -166,10 +173,10 @@ def stack(base_models: list, train: h2o.H2OFrame, schema: Schema, params: TrainP
 
 @dataclass
 class Trained:
-    """What training produced: every model ranked on cross-validated metrics, and the leader."""
+    """What training produced: every model ranked on cross-validated metrics (the leader is chosen from
+    them by :func:`choose_leader`)."""
 
     board: pd.DataFrame
-    leader: object
     automl: H2OAutoML
 
 
@@ -178,7 +185,7 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
 
     With ``tuned_xgboost`` a regularised XGBoost (:data:`TUNED_XGBOOST`) is trained first with the same
     folds, AutoML gets the rest of the budget, and a stacked ensemble of AutoML's base models and that
-    XGBoost joins the leaderboard. The leader is the best on the cross-validated ``sort_metric``.
+    XGBoost joins the leaderboard, ranked on the cross-validated ``sort_metric``.
     """
     started = time.monotonic()
     extra = []
@@ -209,7 +216,7 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
     board = h2o.make_leaderboard([aml, *extra], sort_metric=params.sort_metric,
                                  extra_columns=["algo", "training_time_ms"], scoring_data="xval")
     board = board.as_data_frame(use_multi_thread=False)
-    return Trained(board=board, leader=h2o.get_model(board["model_id"].iloc[0]), automl=aml)
+    return Trained(board=board, automl=aml)
 
 
 def positive_probability(model, frame: h2o.H2OFrame, schema: Schema) -> np.ndarray:
@@ -218,19 +225,48 @@ def positive_probability(model, frame: h2o.H2OFrame, schema: Schema) -> np.ndarr
     return predictions[f"p{schema.positive_class}"].to_numpy(dtype=float)
 
 
-def log_child_runs(board: pd.DataFrame, holdout: h2o.H2OFrame, y_holdout: np.ndarray, schema: Schema) -> pd.DataFrame:
-    """One nested MLflow run per leaderboard model: CV metrics and holdout AUC, logloss, AUCPR."""
-    rows = []
+def log_child_runs(board: pd.DataFrame, holdout: h2o.H2OFrame, y_holdout: np.ndarray, schema: Schema,
+                   holdout_features: pd.DataFrame, sort_metric: str) -> tuple[pd.DataFrame, list[Candidate]]:
+    """One nested MLflow run per leaderboard model: CV metrics with the standard error of ``sort_metric``,
+    holdout AUC, logloss, AUCPR, and what it costs to serve (its MOJO's size, the in-process scorer's rows/s
+    on ``holdout_features``, whether it gives contributions).
+
+    Returns the leaderboard with those columns, and the models as selection candidates.
+    """
+    rows, candidates = [], []
     cv_columns = [c for c in board.columns if c not in ("model_id", "algo")]
+    metric = sort_metric.lower() if sort_metric.lower() in board.columns else "auc"
     for rank, record in enumerate(board.to_dict("records"), start=1):
         model = h2o.get_model(record["model_id"])
         holdout_metrics = binary_metrics(y_holdout, positive_probability(model, holdout, schema))
+        candidate = Candidate(record["model_id"], record["algo"], float(record[metric]),
+                              cv_standard_error(model, metric),
+                              h2o_serving_cost(model, holdout_features, schema.positive_class))
         with mlflow.start_run(run_name=record["model_id"], nested=True):
             mlflow.log_params({"model_id": record["model_id"], "algo": record["algo"], "rank": rank})
             mlflow.log_metrics({f"cv_{c}": float(record[c]) for c in cv_columns if _is_number(record[c])})
+            if candidate.cv_se is not None:
+                mlflow.log_metric(f"cv_{metric}_se", candidate.cv_se)
             mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout_metrics.items()})
+            mlflow.log_metrics(candidate.cost.as_metrics())
         rows.append({"model_id": record["model_id"], **{f"holdout_{k}": v for k, v in holdout_metrics.items()}})
-    return board.merge(pd.DataFrame(rows), on="model_id")
+        candidates.append(candidate)
+    board = board.merge(pd.DataFrame(rows), on="model_id").merge(candidates_frame(candidates), on="model_id")
+    return board, candidates
+
+
+def choose_leader(candidates: list[Candidate], params: TrainParams) -> Selection:
+    """The run's leader under ``params.selection``, logged on the active run (rule, band, reason, winner)."""
+    metric = params.sort_metric.lower()
+    higher_is_better = METRIC_DIRECTIONS.get(metric, True)
+    chosen = select(candidates, params.selection, metric if metric in METRIC_DIRECTIONS else "auc", higher_is_better)
+    mlflow.set_tags({"selection_rule": chosen.rule, "selection_winner": chosen.winner.model_id,
+                     "selection_reason": chosen.reason[:5000]})
+    mlflow.log_metrics({"selection_candidates_inside": float(len(chosen.inside)),
+                        **({"selection_band": chosen.band} if chosen.band is not None else {}),
+                        **{f"leader_{k}": v for k, v in chosen.winner.cost.as_metrics().items()}})
+    mlflow.log_dict(chosen.as_dict(), "selection.json")
+    return chosen
 
 
 def _is_number(value) -> bool:
@@ -292,15 +328,15 @@ def log_data_and_params(params: TrainParams, data: PreparedData) -> None:
 
 
 def log_leader_evaluation(y_holdout: np.ndarray, probability: np.ndarray, board: pd.DataFrame,
-                          sort_metric: str) -> tuple[dict, float]:
+                          sort_metric: str, leader_id: str) -> tuple[dict, float]:
     """Holdout metrics, max-F1 threshold and plots of the leader; returns (metrics, threshold)."""
     metrics = binary_metrics(y_holdout, probability)
     threshold, f1 = max_f1_threshold(y_holdout, probability)
     mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
     mlflow.log_metrics({"threshold": threshold, "holdout_f1_at_threshold": f1})
     metric_column = sort_metric.lower() if sort_metric.lower() in board.columns else "auc"
-    best_cv = board[metric_column].iloc[0]
-    mlflow.log_metric(f"leader_cv_{metric_column}", float(best_cv))
+    leader_cv = board.loc[board["model_id"] == leader_id, metric_column].iloc[0]
+    mlflow.log_metric(f"leader_cv_{metric_column}", float(leader_cv))
     mlflow.log_text(board.to_csv(index=False), "leaderboard.csv")
     mlflow.log_figure(plots.roc_curve(y_holdout, probability), "plots/holdout_roc.png")
     mlflow.log_figure(plots.gains_chart(y_holdout, probability), "plots/holdout_cumulative_gains.png")
