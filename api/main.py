@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from automlkit.log_config import configure_logging
@@ -29,6 +30,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         store = ModelStore(settings)
         app.state.store = store
+        app.state.batch_limiter = anyio.CapacityLimiter(settings.batch_workers)
         store.refresh()
         if store.current is None:
             log.warning("no model loaded yet (%s); /ready answers 503 until one loads",

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hmac
 import json
-
+from functools import partial
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
@@ -162,12 +163,14 @@ async def predict(request: Request, settings: Settings, served: Served,
         source = body
     else:
         source = _parse_records(body, settings)
-    model = served.model
+    model, batches = served.model, request.app.state.batch_limiter
     try:
         if is_csv:
-            scored = await run_in_threadpool(model.score_csv, source, settings.max_upload_bytes, settings.max_rows,
-                                             drift, explain)
-        elif len(source) > INLINE_ROWS or explain:
+            scored = await to_thread.run_sync(partial(model.score_csv, source, settings.max_upload_bytes,
+                                                      settings.max_rows, drift, explain), limiter=batches)
+        elif len(source) > INLINE_ROWS:
+            scored = await to_thread.run_sync(partial(model.score_records, source, drift, explain), limiter=batches)
+        elif explain:
             scored = await run_in_threadpool(model.score_records, source, drift, explain)
         else:  # a handful of rows: scoring on the event loop is faster than a thread hop
             scored = model.score_records(source, drift)

@@ -190,6 +190,9 @@ class ApiSettings(CommonSettings, ScorerSettings):
     retry_seconds: PositiveInt = Field(5, validation_alias="RETRY_SECONDS")
     max_rows: PositiveInt = Field(1_000_000, validation_alias="MAX_ROWS")
     max_json_records: PositiveInt = Field(100_000, validation_alias="MAX_JSON_RECORDS")
+    #: batches (CSV uploads, JSON of more than a handful of records) scored at the same time; the others wait
+    #: their turn, so single-row requests never queue behind a crowd of batches
+    batch_workers: PositiveInt = Field(1, validation_alias="BATCH_WORKERS")
     #: bearer token of ``POST /reload``; empty: reload is disabled
     reload_token: SecretStr = Field(SecretStr(""), validation_alias="RELOAD_TOKEN")
 
