@@ -93,8 +93,8 @@ test-fast: setup ## only the fast unit tests
 test-containers: setup browser ## the stack built and run for real with `make up` (Docker, else podman)
 	$(BIN)/python -m pytest -m containers $(PYTEST_ARGS)
 
-bench: setup ## API speed vs the original H2O way and a plain Java loop -> bench/results.json
-	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+bench: setup ## API speed vs the original H2O way and a plain Java loop, with make run's champion -> bench/results.json
+	$(BIN)/python -m tests.bench.run --train-params "$(RUN_PARAMS)" $(BENCH_ARGS)
 
 learners: setup ## H2O learners and stacks on the fixed holdout, full data (~16 min) -> bench/learners.csv
 	$(BIN)/python tests/bench/learners.py $(LEARNERS_ARGS)

@@ -110,6 +110,13 @@ def test_champion_challenger_weighs_noise_and_speed(new, champion, new_speed, pr
     assert result[0] is promoted and says in result[1]
 
 
+def test_without_a_tolerance_only_a_strictly_better_version_wins():
+    from automlkit.registry import _compare
+
+    promoted, reason = _compare("2", "1", "auc", 0.8599, 0.8600, True, 0.0, 90_000, 20_000)
+    assert not promoted and reason == "v2 does not beat champion v1 on holdout auc 0.85990 vs 0.86000"
+
+
 def test_for_a_lower_is_better_metric_lower_beats():
     from automlkit.registry import _compare
 

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.integration
 MODEL = "cross-sell"
 #: A deliberately worse budget: one random forest only (the small-data leader is a GLM or a boosted model).
 WORSE = ["-p", "max_runtime_secs", "30", "-p", "max_models", "1", "-p", "nfolds", "3",
-         "-p", "exclude_algos", "[DeepLearning, GLM, GBM, XGBoost, StackedEnsemble]"]
+         "-p", "exclude_algos", "[DeepLearning, GLM, GBM, XGBoost, StackedEnsemble]",
+         # on 6,000 rows the holdout's standard error (~0.014 AUC) puts the forest within noise of the
+         # champion, and then speed would decide: only a strictly better version may take the alias here
+         "-p", "promote_within_noise", "False"]
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +141,8 @@ def test_worse_run_does_not_take_the_champion_alias(first_run, sample_csv, tmp_p
     second = parents[-1]
     assert second.data.metrics["promoted"] == 0.0
     assert second.data.metrics["new_holdout_auc"] < second.data.metrics["champion_holdout_auc"]
-    assert "is worse than champion v1 beyond noise" in second.data.tags["decision"]
-    assert second.data.metrics["decision_tolerance"] > 0
+    assert "does not beat champion v1 on holdout auc" in second.data.tags["decision"]
+    assert second.data.metrics["decision_tolerance"] == 0.0
     first = parents[0]
     # the champion's figure is re-measured on the same holdout rows: identical to its own run's
     assert second.data.metrics["champion_holdout_auc"] == pytest.approx(first.data.metrics["holdout_auc"], abs=1e-9)

@@ -115,6 +115,8 @@ def _compare(new_version: str, current: str, metric: str, new_value: float, cham
     if -gain <= tolerance and new_speed > champion_speed:
         return True, (f"v{new_version} is within noise of champion v{current} ({figures}, tolerance "
                       f"{tolerance:.5f}) and faster to score ({speeds})")
+    if tolerance <= 0:
+        return False, f"v{new_version} does not beat champion v{current} on {figures}"
     if -gain <= tolerance:
         return False, (f"v{new_version} is within noise of champion v{current} ({figures}, tolerance "
                        f"{tolerance:.5f}) but not faster to score ({speeds})")

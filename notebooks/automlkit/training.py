@@ -53,6 +53,9 @@ class TrainParams:
     sort_metric: str = "AUC"
     #: how the leader is chosen among the leaderboard (``automlkit.selection``): ``best`` or ``within_noise``
     selection: str = "within_noise"
+    #: a new version within one standard error of the champion's holdout metric and faster to score may take
+    #: the alias (False: only a strictly better one)
+    promote_within_noise: bool = True
     exclude_algos: list[str] = field(default_factory=list)
     h2o_url: str = ""
     h2o_nodes: int = 0
