@@ -20,7 +20,6 @@ os.environ["AUTOML_ENV_FILE"] = os.devnull
 from automlkit import h2o_cluster  # noqa: E402
 from automlkit.h2o_cluster import cloud_state as h2o_cloud  # noqa: F401 - used by the tests
 from automlkit.launch import stop_process  # noqa: E402 - shared: tests stop what they start by PID
-from route_fixtures import tiny_champion  # noqa: F401 - the committed tiny model in a SQLite store (test_routes)
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"

@@ -23,6 +23,7 @@ from api.main import create_app
 from automlkit.settings import ApiSettings
 from conftest import ROW, TEST_CSV
 from route_fixtures import DECISION, RUN_METRICS, TINY_MODEL_NAME, restored_mlflow_uris, tiny_meta
+from route_fixtures import tiny_champion  # noqa: F401 - the fixture: the committed tiny model in a SQLite store
 
 RELOAD_TOKEN = "route-test-reload-token"
 UI_URL = "http://mlflow.test:5000"
