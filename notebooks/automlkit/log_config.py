@@ -17,8 +17,10 @@ def logging_config(level: str = "INFO") -> dict:
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},
         # uvicorn's own loggers (passed as its log_config) propagate to the root handler
-        "loggers": {name: {"level": level, "handlers": [], "propagate": True}
-                    for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+        "loggers": {**{name: {"level": level, "handlers": [], "propagate": True}
+                       for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+                    # one INFO line per request of every HTTP client (the dashboard's, the bench's) is noise
+                    "httpx": {"level": "WARNING"}},
     }
 
 
