@@ -29,6 +29,8 @@ router = APIRouter()
 
 #: JSON requests with at most this many records are scored on the event loop (faster than a thread hop).
 INLINE_ROWS = 64
+#: The query parameters of POST /predict (any other is refused with a 422).
+PREDICT_FLAGS = frozenset({"rank", "drift", "explain"})
 #: Slack over the upload limit for multipart framing.
 MULTIPART_SLACK = 64 * 1024
 
@@ -152,6 +154,11 @@ async def predict(request: Request, settings: Settings, served: Served,
                   explain: bool = Query(False, description="add each row's top SHAP contributions (tree models; "
                                                            "at most 1,000 rows), JSON answers only")):
     """Score a CSV upload (multipart field `file`, gzip accepted) or JSON records with the champion."""
+    unknown = sorted(set(request.query_params) - PREDICT_FLAGS)
+    if unknown:  # a typo such as ?rnak=true must not be silently ignored
+        raise ApiError(422, f"unknown query parameter {', '.join(map(repr, unknown))}: /predict takes "
+                            f"{', '.join(sorted(PREDICT_FLAGS))}",
+                       [Problem(name or None, "unknown query parameter") for name in unknown])
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_csv = content_type in ("multipart/form-data", "text/csv")
     if content_type not in ("multipart/form-data", "text/csv", "application/json", ""):

@@ -68,8 +68,11 @@ def test_the_package_works_installed_outside_the_checkout(tmp_path):
                     str(wheel)], check=True, capture_output=True)
     probe = ("import automlkit, api.routes; from automlkit.settings import TrainingSettings as T; s = T.load(); "
              "print(automlkit.__file__, s.tracking_uri, s.data_dir, sep='\\n')")
+    # the defaults, not what earlier tests left in this process's environment (mlflow sets its URI there)
+    settings = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_ARTIFACT_ROOT", "MLRUNS_DIR", "DATA_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in settings}
     out = subprocess.run([sys.executable, "-c", probe], cwd=work, capture_output=True, text=True, check=True,
-                         env={**os.environ, "PYTHONPATH": str(target), "AUTOML_ENV_FILE": os.devnull}).stdout
+                         env={**env, "PYTHONPATH": str(target), "AUTOML_ENV_FILE": os.devnull}).stdout
     package, tracking, data = out.split("\n")[:3]
     assert package.startswith(str(target))
     assert tracking == f"sqlite:///{work}/mlruns/mlflow.db" and data == str(tmp_path / "shared" / "data")

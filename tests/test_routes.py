@@ -479,6 +479,13 @@ def test_a_bad_query_flag_is_a_422_naming_it(client, params, column):
     assert body["detail"] == f"column '{column}': Input should be a valid boolean, unable to interpret input"
 
 
+def test_an_unknown_query_parameter_is_a_422_naming_it(client):
+    """A typo such as ?rnak=true is refused, never silently ignored (the schema declares only three flags)."""
+    body = error(client.post("/predict", json={"records": [ROW]}, params={"rnak": "true", "rank": "true"}), 422)
+    assert body == {"detail": "unknown query parameter 'rnak': /predict takes drift, explain, rank",
+                    "problems": [problem("rnak", "unknown query parameter")]}
+
+
 # ------------------------------------------------------------------------------------------------- reload
 
 
