@@ -68,6 +68,6 @@ def build(classpath: str | Path | None = None) -> Path:
 if __name__ == "__main__":
     from .log_config import configure_logging
 
-    configure_logging()
+    configure_logging("INFO")  # a build step (the image's scorer stage has no settings module)
     print(build())
     sys.exit(0)
