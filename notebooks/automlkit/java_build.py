@@ -56,6 +56,8 @@ def build(classpath: str | Path | None = None) -> Path:
         return SCORER_JAR
     javac, jar = shutil.which("javac"), shutil.which("jar")
     if not javac or not jar:
+        from .errors import ServiceError  # here: the image's scorer stage has only this file and log_config.py
+
         raise ServiceError("javac/jar not found: install a JDK (make setup installs default-jdk-headless)")
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([javac, "--release", "8", "-nowarn", "-cp", str(classpath or h2o_jar()), "-d", out,

@@ -17,7 +17,6 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 
@@ -25,7 +24,6 @@ from .errors import ParameterError
 from .java_build import genmodel_jar
 from .mojo import MojoScorer
 
-Rule = Literal["best", "within_noise"]
 RULES: tuple[str, ...] = ("best", "within_noise")
 #: H2O's names of the sortable metrics in a cross-validation summary.
 CV_SUMMARY_NAMES = {"auc": "auc", "logloss": "logloss", "aucpr": "pr_auc"}
