@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -143,6 +144,24 @@ def start_api(tracking_uri: str, log_path: Path, wait_for: str = "/ready",
         stop_process(process)
         raise RuntimeError(f"the API did not become ready: {log_path.read_text()[-3000:]}")
     return process, url
+
+
+def assert_explanations_add_up(predictions: list[dict], schema: dict) -> None:
+    """Each prediction's explanation: the 5 largest contributions of the model's features, largest first,
+    and bias + top + other equal to the row's logit (``schema``: the model card's ``input_schema``)."""
+    from automlkit.schema import Schema
+
+    features = set(Schema.from_dict(schema).model_features)
+    for prediction in predictions:
+        explanation = prediction["explanation"]
+        assert set(explanation) == {"bias", "other", "top"}
+        top = explanation["top"]
+        assert len(top) == 5 and {t["feature"] for t in top} <= features
+        sizes = [abs(t["contribution"]) for t in top]
+        assert sizes == sorted(sizes, reverse=True)
+        logit = math.log(prediction["probability"] / (1 - prediction["probability"]))
+        total = explanation["bias"] + explanation["other"] + sum(t["contribution"] for t in top)
+        assert total == pytest.approx(logit, abs=1e-4)
 
 
 def assert_still_serving(url: str) -> None:

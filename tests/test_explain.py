@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 
 import pandas as pd
 import pytest
 import requests
 
-from conftest import TEST_CSV, run_training, start_api, stop_process
+from conftest import TEST_CSV, assert_explanations_add_up, run_training, start_api, stop_process
 
 pytestmark = pytest.mark.integration
 
@@ -43,16 +42,7 @@ def test_explanations_name_the_top_features_and_add_up_to_the_logit(gbm_api):
     body = answer.json()
     assert body["explain"]["available"] and "log-odds" in body["explain"]["unit"]
     schema = requests.get(f"{gbm_api}/model", timeout=10).json()["input_schema"]
-    features = {c["name"] for c in schema["columns"]} | {f"te_{e['column']}" for e in schema["target_encodings"]}
-    for prediction in body["predictions"]:
-        explanation = prediction["explanation"]
-        top = explanation["top"]
-        assert len(top) == 5 and {t["feature"] for t in top} <= features
-        sizes = [abs(t["contribution"]) for t in top]
-        assert sizes == sorted(sizes, reverse=True)
-        logit = math.log(prediction["probability"] / (1 - prediction["probability"]))
-        total = explanation["bias"] + explanation["other"] + sum(t["contribution"] for t in top)
-        assert total == pytest.approx(logit, abs=1e-4)
+    assert_explanations_add_up(body["predictions"], schema)
     # the same rows as CSV give the same explanations
     csv = requests.post(f"{gbm_api}/predict", params={"explain": "true"}, timeout=60,
                         files={"file": ("c.csv", customers.to_csv(index=False).encode())}).json()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import math
 
 import mlflow
 import numpy as np
@@ -21,7 +20,7 @@ from mlflow import MlflowClient
 
 from api.main import create_app
 from automlkit.settings import ApiSettings
-from conftest import ROW, TEST_CSV
+from conftest import ROW, TEST_CSV, assert_explanations_add_up
 from route_fixtures import DECISION, RUN_METRICS, TINY_MODEL_NAME, restored_mlflow_uris, tiny_meta
 from route_fixtures import tiny_champion  # noqa: F401 - the fixture: the committed tiny model in a SQLite store
 
@@ -263,18 +262,7 @@ def test_explain_gives_each_row_its_top_contributions_adding_up_to_the_logit(cli
     body = answer.json()
     assert body["explain"] == {"available": True,
                                "unit": "log-odds of the positive class: bias + top + other = the row's logit"}
-    model_features = ({c["name"] for c in meta["schema"]["columns"]}
-                      | {f"te_{e['column']}" for e in meta["schema"]["target_encodings"]})
-    for prediction in body["predictions"]:
-        explanation = prediction["explanation"]
-        assert set(explanation) == {"bias", "other", "top"}
-        top = explanation["top"]
-        assert len(top) == 5 and {t["feature"] for t in top} <= model_features
-        sizes = [abs(t["contribution"]) for t in top]
-        assert sizes == sorted(sizes, reverse=True)
-        logit = math.log(prediction["probability"] / (1 - prediction["probability"]))
-        total = explanation["bias"] + explanation["other"] + sum(t["contribution"] for t in top)
-        assert total == pytest.approx(logit, abs=1e-4)
+    assert_explanations_add_up(body["predictions"], meta["schema"])
     by_row = {p["row"]: p["explanation"] for p in body["predictions"]}
     as_csv = upload(client, batch.to_csv(index=False).encode(), params={"explain": "true"}).json()
     assert [p["explanation"] for p in as_csv["predictions"]] == [by_row[r] for r in range(1, 31)]

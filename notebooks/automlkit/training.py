@@ -260,9 +260,8 @@ def log_child_runs(board: pd.DataFrame, holdout: h2o.H2OFrame, y_holdout: np.nda
 
 def choose_leader(candidates: list[Candidate], params: TrainParams) -> Selection:
     """The run's leader under ``params.selection``, logged on the active run (rule, band, reason, winner)."""
-    metric = params.sort_metric.lower()
-    higher_is_better = METRIC_DIRECTIONS.get(metric, True)
-    chosen = select(candidates, params.selection, metric if metric in METRIC_DIRECTIONS else "auc", higher_is_better)
+    metric = params.decision_metric
+    chosen = select(candidates, params.selection, metric, METRIC_DIRECTIONS[metric])
     mlflow.set_tags({"selection_rule": chosen.rule, "selection_winner": chosen.winner.model_id,
                      "selection_reason": chosen.reason[:5000]})
     mlflow.log_metrics({"selection_candidates_inside": float(len(chosen.inside)),
