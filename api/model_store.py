@@ -84,6 +84,7 @@ class ModelStore:
                 started = time.perf_counter()
                 pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{number}")
                 scoring = pyfunc.unwrap_python_model().scoring_model
+                warm_up = scoring.warm_up()
                 served = ServedModel(name=name, version=number, alias=alias, run_id=version.run_id,
                                      trained_at=_iso(version.creation_timestamp),
                                      loaded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -94,8 +95,9 @@ class ModelStore:
             previous = self.current
             self.current = served  # the atomic swap
             self.last_error = None
-            log.info("serving %s v%s (%s) after %.1f s load%s", name, served.version, scoring.algorithm,
-                     time.perf_counter() - started, f", replacing v{previous.version}" if previous else "")
+            log.info("serving %s v%s (%s) after %.1f s load (%.1f s of it warming up)%s", name, served.version,
+                     scoring.algorithm, time.perf_counter() - started, warm_up,
+                     f", replacing v{previous.version}" if previous else "")
             return True
 
     def _record_error(self, version: str | None, message: str) -> None:

@@ -205,7 +205,7 @@ def model_card(store: Store, settings: Settings) -> ModelCard:
                      trained_at=served.trained_at, loaded_at=served.loaded_at, algorithm=served.model.algorithm,
                      threshold=meta.threshold, holdout_metrics=meta.holdout_metrics,
                      input_schema=meta.schema.to_dict(), selection=meta.selection or None,
-                     load_error=store.last_error)
+                     scorer=served.model.scorer.describe(), load_error=store.last_error)
 
 
 @router.get("/models", response_model=ModelVersions, responses={503: {"model": ErrorBody}})

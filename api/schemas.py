@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -121,6 +121,17 @@ class SelectionOut(BaseModel):
     serving: ServingCostOut
 
 
+class ScorerOut(BaseModel):
+    """How the served model scores."""
+
+    batches: Literal["mojo", "native-xgboost"] = Field(
+        description="`mojo`: H2O's MOJO for every request (scores equal H2O's own); `native-xgboost`: batches of "
+                    "an XGBoost model go to its native booster, single rows and small batches to the MOJO")
+    native_min_rows: int | None = Field(None, description="the batch size from which the native booster scores")
+    equality_bound: float | None = Field(None, description="largest difference of the native booster's "
+                                                           "probabilities from the MOJO's (checked at load)")
+
+
 class ModelCard(BaseModel):
     """The served model (``GET /model``)."""
 
@@ -136,6 +147,7 @@ class ModelCard(BaseModel):
     input_schema: dict[str, Any] | None = None
     selection: SelectionOut | None = Field(default=None, description="how it was chosen (models trained "
                                                                       "before the selection rule have none)")
+    scorer: ScorerOut | None = None
     load_error: LoadError | None = None
 
 

@@ -18,6 +18,8 @@ from mlflow import MlflowClient
 TINY_MODEL_DIR = Path(__file__).resolve().parent / "fixtures" / "tiny_model"
 TINY_MOJO = TINY_MODEL_DIR / "tiny_gbm.zip"
 TINY_META = TINY_MODEL_DIR / "model_meta.json"
+#: A 10-tree XGBoost on the same rows and schema (the native fast path's tests).
+TINY_XGBOOST_MOJO = TINY_MODEL_DIR / "tiny_xgboost.zip"
 #: The registered name of the tiny model in the route tests' store.
 TINY_MODEL_NAME = "tiny-model"
 #: Holdout metrics logged on the tiny model's run (what ``GET /models`` reads back from the run).

@@ -112,6 +112,7 @@ def test_model_card_describes_the_champion(client, tiny_champion, meta):
     assert card["trained_at"].endswith("+00:00") and card["loaded_at"].endswith("+00:00")
     assert card["threshold"] == meta["threshold"] and card["holdout_metrics"] == meta["holdout_metrics"]
     assert card["input_schema"] == meta["schema"] and card["load_error"] is None
+    assert card["scorer"] == {"batches": "mojo", "native_min_rows": None, "equality_bound": None}  # a GBM
 
 
 def test_models_lists_the_version_with_its_run_metrics_decision_and_ui_link(client, tiny_champion, meta):

@@ -15,6 +15,7 @@ import pandas as pd
 
 from .errors import ModelError
 from .java_build import SCORER_JAR
+from .native_xgboost import EQUALITY_BOUND, NATIVE_MIN_ROWS, NativeBooster
 from .settings import ScorerSettings
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,13 @@ class MojoScorer:
     """A loaded MOJO of a binomial model, scoring pandas frames of typed features."""
 
     def __init__(self, mojo_path: str | Path, genmodel_jar: str | Path, positive_class: str = "1",
-                 threads: int | None = None):
+                 threads: int | None = None, native_xgboost: bool | None = None):
         import jpype
 
         self._jpype = jpype
-        self.threads = threads or ScorerSettings.load().scoring_threads
+        settings = ScorerSettings.load()
+        self.threads = threads or settings.scoring_threads
+        native_xgboost = settings.native_xgboost if native_xgboost is None else native_xgboost
         self.model = _mojo_model_class(str(genmodel_jar)).load(str(mojo_path))
         names = [str(n) for n in self.model.getNames()]
         self.n_features = int(self.model.nfeatures())
@@ -83,6 +86,7 @@ class MojoScorer:
         self.algo = str(self.model.getClass().getSimpleName())
         self._batch = _batch_scorer()
         self._column = 1 + self.positive_index
+        self.native = NativeBooster.load(mojo_path, self, self.threads) if native_xgboost else None
 
     def encode(self, features: "pd.DataFrame | Mapping[str, Sequence]", rows: int | None = None) -> np.ndarray:
         """The MOJO's input matrix from conformed features (see :class:`~automlkit.schema.Conformed`):
@@ -115,10 +119,14 @@ class MojoScorer:
         """Probability of the positive class for each row of ``features``."""
         return self.score_matrix(self.encode(features))
 
-    def score_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """Probability of the positive class for each row of an encoded matrix (see :meth:`encode`)."""
+    def score_matrix(self, matrix: np.ndarray, native: bool = True) -> np.ndarray:
+        """Probability of the positive class for each row of an encoded matrix (see :meth:`encode`):
+        from the native booster for batches of an XGBoost model (``automlkit.native_xgboost``; not when
+        ``native`` is false), else from the MOJO."""
         if len(matrix) == 0:
             return np.empty(0)
+        if native and self.native is not None and len(matrix) >= NATIVE_MIN_ROWS:
+            return self.native.probability(matrix)
         jpype = self._jpype
         if self._batch is not None:
             flat = jpype.JArray(jpype.JDouble)(np.ascontiguousarray(matrix, dtype=np.float64).ravel())
@@ -132,6 +140,13 @@ class MojoScorer:
             score0(rows[r], preds)
             out[r] = preds[self._column]
         return out
+
+    def describe(self) -> dict:
+        """How batches are scored: by the native booster (with its equality bound and the batch size from
+        which it is used) or by the MOJO."""
+        if self.native is None:
+            return {"batches": "mojo"}
+        return {"batches": "native-xgboost", "native_min_rows": NATIVE_MIN_ROWS, "equality_bound": EQUALITY_BOUND}
 
     @property
     def has_contributions(self) -> bool:

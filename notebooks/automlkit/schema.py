@@ -86,6 +86,23 @@ class Schema:
         """1 where a target value is :attr:`positive_class`, else 0 (see :func:`positive_labels`)."""
         return positive_labels(values, self.positive_class)
 
+    def sample_rows(self, rows: int, seed: int = 0) -> pd.DataFrame:
+        """Made-up rows within the contract: each categorical column a random level, each numeric one a
+        random value in its training range (whole numbers for integer columns), a few missing."""
+        random = np.random.default_rng(seed)
+        frame = {}
+        for column in self.columns:
+            if column.kind == "categorical":
+                values = random.choice(np.array(column.levels or [""], dtype=object), rows)
+            else:
+                low, high = column.minimum or 0.0, column.maximum if column.maximum is not None else 1.0
+                values = random.uniform(low, max(low, high), rows)
+                if column.dtype.startswith("int"):
+                    values = np.round(values)
+            values = pd.Series(values, dtype=object if column.kind == "categorical" else float)
+            frame[column.name] = values.mask(random.random(rows) < 0.02)
+        return pd.DataFrame(frame)
+
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return asdict(self)

@@ -9,6 +9,7 @@ contributions and drift. It needs no H2O cluster: the MOJO and ``h2o-genmodel.ja
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,10 @@ META_FILE = "model_meta.json"
 #: Contributions per row that an explanation lists, and the rows one call may explain.
 TOP_CONTRIBUTIONS = 5
 MAX_EXPLAIN_ROWS = 1000
+#: Rows :meth:`ScoringModel.warm_up` scores through the MOJO: the JVM compiles its scoring code as it runs,
+#: and before ~10,000 rows a row costs several times more (the first seconds of `make bench`'s load test had
+#: a single-row p99 of 600-1,600 ms, 56 ms after them).
+WARM_UP_ROWS = 20_000
 
 
 class TooManyToExplain(ParameterError):
@@ -143,6 +148,20 @@ class ScoringModel:
         """The pyfunc answer: ``probability`` and ``label`` per row of ``frame``."""
         scored = self.score_frame(frame)
         return pd.DataFrame({"probability": scored.probability, "label": scored.labels})
+
+    def warm_up(self, rows: int = WARM_UP_ROWS) -> float:
+        """Score ``rows`` made-up rows (:meth:`Schema.sample_rows`) through every path a request takes: the
+        MOJO one row at a time and in batches, and a CSV through the native booster, so that the first requests after a
+        model goes live do not pay for compiling them. Returns the seconds it took."""
+        started = time.perf_counter()
+        sample = self.schema.sample_rows(min(rows, 1000))
+        matrix = self.scorer.encode(conform(sample, self.schema).features, len(sample))
+        for record in sample.head(50).to_dict("records"):
+            self.score_records([record])
+        for _ in range(max(1, rows // len(matrix))):
+            self.scorer.score_matrix(matrix, native=False)
+        self.score_csv(sample.to_csv(index=False).encode())  # the CSV reader's first call costs ~30 ms more
+        return time.perf_counter() - started
 
     # ------------------------------------------------------------------------------------------ work
 

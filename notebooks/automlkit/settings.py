@@ -105,6 +105,8 @@ class ScorerSettings(BaseAutomlSettings):
     #: allocates per row); 512 MB keeps the API's resident set near 600 MB
     mojo_jvm_opts: str = Field("-Xmx512m -XX:+UseParallelGC", validation_alias="MOJO_JVM_OPTS")
     scoring_threads: PositiveInt = Field(2, validation_alias="SCORING_THREADS")
+    #: score batches of an XGBoost model with its native booster (``automlkit.native_xgboost``); 0: the MOJO
+    native_xgboost: bool = Field(True, validation_alias="NATIVE_XGBOOST")
 
 
 class CommonSettings(BaseAutomlSettings):

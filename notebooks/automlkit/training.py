@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import tempfile
 import time
@@ -26,8 +27,10 @@ from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_sc
 from .settings import DEFAULT_MODEL_NAME, TrainingSettings
 from .split import holdout_mask
 
-#: What the logged pyfunc model needs at load time (the package itself is installed beside it).
-PYFUNC_REQUIREMENTS = ["mlflow==3.17.2", "pandas", "numpy", "scikit-learn", "JPype1"]
+#: What the logged pyfunc model needs at load time (the package itself is installed beside it); xgboost at
+#: the version pyproject.toml pins (the MOJO's booster format needs it).
+PYFUNC_REQUIREMENTS = ["mlflow==3.17.2", "pandas", "numpy", "scikit-learn", "JPype1",
+                       f"xgboost-cpu=={importlib.metadata.version('xgboost-cpu')}"]
 #: Holdout metrics and whether larger is better.
 METRIC_DIRECTIONS = {"auc": True, "aucpr": True, "logloss": False}
 

@@ -17,6 +17,12 @@ import httpx
 import numpy as np
 
 
+#: Clients start at random moments over this first second (a ramp-up, as load tools spawn users at a rate):
+#: started in the same instant, 40 single-row requests arrived together behind 10 CSV uploads and the first
+#: ones waited 40-200 ms, a burst no real set of clients produces.
+RAMP_UP_SECONDS = 1.0
+
+
 @dataclass
 class LoadResult:
     """Latencies (ms) per kind of request, errors and the wall time of one load run."""
@@ -42,26 +48,26 @@ class LoadResult:
         return out
 
 
-async def _client(url: str, record: dict, csv_body: bytes, share_csv: float, deadline: float, seed: int,
-                  result: LoadResult) -> None:
+async def _client(client: httpx.AsyncClient, record: dict, csv_body: bytes, share_csv: float, deadline: float,
+                  seed: int, result: LoadResult) -> None:
     chooser = random.Random(seed)
-    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
-        while time.perf_counter() < deadline:
-            kind = "csv" if chooser.random() < share_csv else "json"
-            start = time.perf_counter()
-            try:
-                if kind == "csv":
-                    answer = await client.post("/predict", files={"file": ("customers.csv", csv_body, "text/csv")})
-                else:
-                    answer = await client.post("/predict", json={"records": [record]})
-                await answer.aread()
-            except httpx.HTTPError as exc:
-                result.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
-                continue
-            if answer.status_code != 200:
-                result.errors.append(f"{kind}: {answer.status_code}: {answer.text[:200]}")
-                continue
-            result.latency[kind].append((time.perf_counter() - start) * 1000)
+    await asyncio.sleep(chooser.uniform(0, RAMP_UP_SECONDS))
+    while time.perf_counter() < deadline:
+        kind = "csv" if chooser.random() < share_csv else "json"
+        start = time.perf_counter()
+        try:
+            if kind == "csv":
+                answer = await client.post("/predict", files={"file": ("customers.csv", csv_body, "text/csv")})
+            else:
+                answer = await client.post("/predict", json={"records": [record]})
+            await answer.aread()
+        except httpx.HTTPError as exc:
+            result.errors.append(f"{kind}: {type(exc).__name__}: {exc}")
+            continue
+        if answer.status_code != 200:
+            result.errors.append(f"{kind}: {answer.status_code}: {answer.text[:200]}")
+            continue
+        result.latency[kind].append((time.perf_counter() - start) * 1000)
 
 
 def run_load(url: str, record: dict, csv_body: bytes, csv_rows: int, clients: int = 50, seconds: float = 60,
@@ -70,9 +76,16 @@ def run_load(url: str, record: dict, csv_body: bytes, csv_rows: int, clients: in
     result = LoadResult(clients=clients, seconds=seconds, csv_rows=csv_rows)
 
     async def main() -> None:
-        deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(url, record, csv_body, share_csv, deadline, seed, result)
-                               for seed in range(clients)))
+        # every client is built and connected before the clock starts: building 50 httpx clients (an SSL
+        # context each) kept this thread busy for ~2 s, and the first requests' latencies counted that wait
+        pool = [httpx.AsyncClient(base_url=url, timeout=120) for _ in range(clients)]
+        try:
+            await asyncio.gather(*(client.get("/health") for client in pool))
+            deadline = time.perf_counter() + seconds
+            await asyncio.gather(*(_client(client, record, csv_body, share_csv, deadline, seed, result)
+                                   for seed, client in enumerate(pool)))
+        finally:
+            await asyncio.gather(*(client.aclose() for client in pool))
 
     # a thread of its own: its event loop must not meet one already running in the caller's thread
     # (Playwright's sync API keeps one in pytest's main thread)
