@@ -20,19 +20,30 @@ from automlkit.spreadsheet import has_formulas, neutralise_frame
 from .model_store import ServedModel
 
 
+def _prediction_fields(scored: Scored, positions: np.ndarray) -> list[dict]:
+    """Per row, what the model says: binary ``probability`` and ``label``; multiclass ``label``, its
+    ``probability`` and every class's in ``probabilities``; regression ``prediction``."""
+    columns = {name: values[positions].tolist() for name, values in scored.columns.items()}
+    if scored.problem == "regression":
+        return [{"prediction": p} for p in columns["prediction"]]
+    if scored.problem == "binary":
+        return [{"probability": p, "label": lab} for p, lab in zip(columns["probability"], columns["label"])]
+    per_class = [columns[f"probability_{c}"] for c in scored.classes]
+    return [{"label": label, "probability": p, "probabilities": dict(zip(scored.classes, values))}
+            for label, p, values in zip(columns["label"], scored.rank_by[positions].tolist(), zip(*per_class))]
+
+
 def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> bytes:
-    """The JSON answer: per row its 1-based position, id, probability, label (and rank when ordered)."""
+    """The JSON answer: per row its 1-based position, id, what the model says (:func:`_prediction_fields`)
+    and its rank when ordered."""
     positions = order if order is not None else np.arange(scored.rows)
-    probability = scored.probability[positions].tolist()
-    labels = scored.labels[positions].tolist()
     rows = (positions + 1).tolist()
     ids = [scored.ids[i] for i in positions.tolist()] if scored.ids is not None else [None] * scored.rows
-    if order is None:
-        predictions = [{"row": r, "id": i, "probability": p, "label": lab}
-                       for r, i, p, lab in zip(rows, ids, probability, labels)]
-    else:
-        predictions = [{"row": r, "id": i, "probability": p, "label": lab, "rank": k}
-                       for k, (r, i, p, lab) in enumerate(zip(rows, ids, probability, labels), start=1)]
+    predictions = [{"row": r, "id": i, **fields}
+                   for r, i, fields in zip(rows, ids, _prediction_fields(scored, positions))]
+    if order is not None:
+        for k, prediction in enumerate(predictions, start=1):
+            prediction["rank"] = k
     if scored.explain is not None and scored.explain["available"]:
         for prediction, position in zip(predictions, positions.tolist()):
             prediction["explanation"] = scored.explain["rows"][position]
@@ -43,6 +54,11 @@ def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> 
     if scored.explain is not None:
         body["explain"] = {k: v for k, v in scored.explain.items() if k != "rows"}
     return orjson.dumps(body)
+
+
+def _needs_quoting(classes: list[str]) -> bool:
+    """Whether class names (in column names and labels) need CSV quoting or could read as a formula."""
+    return any(any(ch in c for ch in ',"\r\n') or has_formulas(c) for c in classes)
 
 
 def drift_header(scored: Scored) -> dict[str, str]:
@@ -67,20 +83,20 @@ def _plain_lines(text: str | None, rows: int) -> list[str] | None:
 
 
 def csv_body(scored: Scored, order: np.ndarray | None) -> str:
-    """The CSV answer: the input's columns as sent (formula text made inert), then ``probability``,
-    ``label`` (and ``rank``)."""
-    probability = scored.probability.astype(str)
-    labels = scored.labels.astype(str)
+    """The CSV answer: the input's columns as sent (formula text made inert), then the model's columns
+    (:attr:`Scored.columns`: ``probability``, ``label`` for a binary model) and ``rank`` when ordered."""
+    names = list(scored.columns)
     lines = _plain_lines(scored.text, scored.rows)
-    if lines is not None:
+    if lines is not None and not (scored.problem == "multiclass" and _needs_quoting(scored.classes)):
+        cells = [",".join(row) for row in zip(*(v.astype(str) for v in scored.columns.values()))]
         if order is None:
-            body = [f"{lines[i + 1]},{probability[i]},{labels[i]}" for i in range(scored.rows)]
-            return "\n".join([lines[0] + ",probability,label", *body]) + "\n"
-        body = [f"{lines[i + 1]},{probability[i]},{labels[i]},{k}" for k, i in enumerate(order.tolist(), start=1)]
-        return "\n".join([lines[0] + ",probability,label,rank", *body]) + "\n"
+            body = [f"{lines[i + 1]},{cells[i]}" for i in range(scored.rows)]
+            return "\n".join([lines[0] + "," + ",".join(names), *body]) + "\n"
+        body = [f"{lines[i + 1]},{cells[i]},{k}" for k, i in enumerate(order.tolist(), start=1)]
+        return "\n".join([lines[0] + "," + ",".join(names) + ",rank", *body]) + "\n"
     # the cells as sent (numbers were parsed for scoring): text of a CSV, values of JSON records
     table = parse_csv(scored.text) if scored.text is not None else pd.DataFrame(scored.records)
-    table = neutralise_frame(table).assign(probability=scored.probability, label=scored.labels)
+    table = neutralise_frame(table.assign(**scored.columns))
     if order is not None:
         table = table.iloc[order].assign(rank=np.arange(1, len(order) + 1))
     buffer = io.StringIO()

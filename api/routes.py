@@ -146,9 +146,12 @@ def _parse_records(body: bytes, settings: ApiSettings) -> list[dict]:
 @router.post("/predict", response_model=None, openapi_extra=PREDICT_OPENAPI,
              responses={200: {"model": PredictResponse, "content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "JSON, or with `Accept: text/csv` the input columns plus "
-                                            "probability and label as CSV"}, **ERRORS})
+                                            "the model's columns as CSV (binary: probability, label; multiclass: "
+                                            "label, probability_<class> per class; regression: prediction)"}, **ERRORS})
 async def predict(request: Request, settings: Settings, served: Served,
-                  rank: bool = Query(False, description="order rows by probability, most likely first"),
+                  rank: bool = Query(False, description="order rows, first the most likely (binary: the positive "
+                                                       "probability), the most confident (multiclass: the predicted "
+                                                       "class's probability) or the largest prediction (regression)"),
                   drift: bool = Query(False, description="add each feature's population stability index "
                                                          "against the training data (`drift`, header `X-Drift`)"),
                   explain: bool = Query(False, description="add each row's top SHAP contributions (tree models; "
@@ -203,6 +206,7 @@ def model_card(store: Store, settings: Settings) -> ModelCard:
     meta = served.model.meta
     return ModelCard(name=served.name, version=served.version, alias=served.alias, run_id=served.run_id,
                      trained_at=served.trained_at, loaded_at=served.loaded_at, algorithm=served.model.algorithm,
+                     problem=served.model.problem, classes=served.model.scorer.classes or None,
                      threshold=meta.threshold, holdout_metrics=meta.holdout_metrics,
                      input_schema=meta.schema.to_dict(), selection=meta.selection or None,
                      scorer=served.model.scorer.describe(), load_error=store.last_error)

@@ -26,11 +26,13 @@ class Contribution(BaseModel):
     """One feature's push on a row's score."""
 
     feature: str
-    contribution: float = Field(description="SHAP contribution to the log-odds of the positive class")
+    contribution: float = Field(description="SHAP contribution to the log-odds of the positive class (binary) "
+                                            "or to the prediction (regression)")
 
 
 class Explanation(BaseModel):
-    """Why a row scored as it did: bias + the top contributions + other = the row's logit."""
+    """Why a row scored as it did: bias + the top contributions + other = the row's logit (binary) or its
+    prediction (regression)."""
 
     bias: float
     other: float = Field(description="the sum of the contributions not listed in `top`")
@@ -62,9 +64,15 @@ class Prediction(BaseModel):
 
     row: int = Field(description="1-based position of the row in the request")
     id: Any | None = Field(default=None, description="the id column's value, when the input has one")
-    probability: float = Field(description="probability of the positive class")
-    label: int = Field(description="1 when probability >= the model's threshold")
-    rank: int | None = Field(default=None, description="1 = most likely (with ?rank=true)")
+    probability: float | None = Field(default=None, description="binary: probability of the positive class; "
+                                                                "multiclass: of the predicted class")
+    label: int | str | None = Field(default=None, description="binary: 1 when probability >= the model's "
+                                                              "threshold; multiclass: the predicted class")
+    probabilities: dict[str, float] | None = Field(default=None, description="multiclass: every class's "
+                                                                             "probability")
+    prediction: float | None = Field(default=None, description="regression: the predicted value")
+    rank: int | None = Field(default=None, description="1 = first with ?rank=true: the most likely (binary), the "
+                                                       "most confident (multiclass), the largest (regression)")
     explanation: Explanation | None = Field(default=None, description="with ?explain=true, for tree models")
 
 
@@ -73,7 +81,7 @@ class PredictResponse(BaseModel):
 
     model: str
     version: str
-    threshold: float
+    threshold: float | None = Field(description="binary models' decision threshold (null for the others)")
     rows: int
     predictions: list[Prediction]
     warnings: list[ProblemOut] = []
@@ -142,6 +150,9 @@ class ModelCard(BaseModel):
     trained_at: str | None = None
     loaded_at: str | None = None
     algorithm: str | None = None
+    problem: Literal["binary", "multiclass", "regression"] | None = None
+    classes: list[str] | None = Field(default=None, description="the classes a classifier predicts (none for "
+                                                                "regression)")
     threshold: float | None = None
     holdout_metrics: dict[str, float] = {}
     input_schema: dict[str, Any] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import io
 import re
 
 import numpy as np
@@ -145,3 +146,208 @@ def test_reasons_list_the_top_features_with_their_direction_and_chart():
 def test_customer_record_drops_the_score_columns():
     scored = pd.DataFrame({"id": ["7"], "Age": ["44"], "probability": ["0.3"], "label": ["1"], "rank": ["1"]})
     assert view.customer_record(scored, 0) == {"id": "7", "Age": "44"}
+
+
+# ------------------------------------------------------------------ multiclass and regression models
+
+CLASSES = ["setosa", "versicolor", "virginica"]
+MULTICLASS_CARD = {
+    "name": "flowers", "version": "2", "problem": "multiclass", "classes": CLASSES, "threshold": None,
+    "trained_at": "2026-12-01T09:30:00+00:00", "algorithm": "GbmMojoModel",
+    "holdout_metrics": {"logloss": 0.123456, "mean_per_class_error": 0.05, "macro_auc": 0.99, "accuracy": 0.956789},
+    "input_schema": {"target": "species", "id_column": "id", "classes": CLASSES, "problem": "multiclass"}}
+# four flowers; the third class wins twice; row 2 is predicted wrong, row 4's true class is unknown
+MULTICLASS_CSV = (b"id,petal,species,label,probability_setosa,probability_versicolor,probability_virginica\n"
+                  b"1,1.4,setosa,setosa,0.9,0.05,0.05\n"
+                  b"2,4.5,versicolor,virginica,0.1,0.3,0.6\n"
+                  b"3,5.9,virginica,virginica,0.0,0.2,0.8\n"
+                  b"4,4.1,,versicolor,0.1,0.7,0.2\n")
+
+
+def _multiclass_prediction(row: int, rank: int, label: str, probabilities: list[float]) -> dict:
+    return {"row": row, "id": row, "label": label, "probability": max(probabilities),
+            "probabilities": dict(zip(CLASSES, probabilities)), "rank": rank}
+
+
+MULTICLASS_RANKED = {"model": "flowers", "version": "2", "threshold": None, "rows": 4, "warnings": [], "predictions": [
+    _multiclass_prediction(1, 1, "setosa", [0.9, 0.05, 0.05]),
+    _multiclass_prediction(3, 2, "virginica", [0.0, 0.2, 0.8]),
+    _multiclass_prediction(4, 3, "versicolor", [0.1, 0.7, 0.2]),
+    _multiclass_prediction(2, 4, "virginica", [0.1, 0.3, 0.6])]}
+
+REGRESSION_CARD = {
+    "name": "prices", "version": "5", "problem": "regression", "classes": [], "threshold": None,
+    "trained_at": "2026-12-02T08:00:00+00:00",
+    "holdout_metrics": {"rmse": 3.2109876, "mae": 2.5, "r2": 0.876543, "mean_residual_deviance": 10.31},
+    "input_schema": {"target": "price", "id_column": "id", "classes": [], "problem": "regression"}}
+# row 3's actual value is unknown; the known errors are -2 and +3: RMSE sqrt(6.5) = 2.5495, MAE 2.5
+REGRESSION_CSV = b"id,size,price,prediction\n1,10,12.0,10.0\n2,20,18,21.0\n3,30,,30.5\n"
+REGRESSION_RANKED = {"model": "prices", "version": "5", "threshold": None, "rows": 3, "warnings": [], "predictions": [
+    {"row": 3, "id": 3, "prediction": 30.5, "rank": 1},
+    {"row": 2, "id": 2, "prediction": 21.0, "rank": 2},
+    {"row": 1, "id": 1, "prediction": 10.0, "rank": 3}]}
+
+
+def _scored(content: bytes) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False)
+
+
+def test_problem_type_and_classes_come_from_the_card_and_default_to_binary():
+    assert view.problem_of({"name": "old"}) == "binary" and view.problem_of(None) == "binary"
+    assert view.problem_of(MULTICLASS_CARD) == "multiclass" and view.problem_of(REGRESSION_CARD) == "regression"
+    assert view.problem_of({"input_schema": {"problem": "regression"}}) == "regression"
+    assert view.classes_of(MULTICLASS_CARD) == CLASSES and view.classes_of(REGRESSION_CARD) == []
+
+
+def test_binary_model_card_keeps_auc_and_threshold_and_says_binary():
+    card = {"name": "cross-sell", "version": "3", "holdout_metrics": {"auc": 0.8612345}, "threshold": 0.271828}
+    text = view.card_html(card)
+    assert "<b>problem</b> binary" in text and "<b>holdout AUC</b> 0.8612" in text
+    assert "<b>threshold</b> 0.2718" in text and "logloss" not in text and "RMSE" not in text
+
+
+def test_multiclass_model_card_shows_logloss_and_accuracy_no_threshold():
+    text = view.card_html({**MULTICLASS_CARD, "classes": ["<a>", *CLASSES]})
+    assert "<b>problem</b> multiclass, 4 classes: &lt;a&gt;, setosa, versicolor, virginica" in text
+    assert "<b>holdout logloss</b> 0.1235" in text and "<b>holdout accuracy</b> 0.9568" in text
+    assert "threshold" not in text and "AUC" not in text and "flowers" in text and "(Gbm)" in text
+
+
+def test_regression_model_card_shows_rmse_and_r2_no_threshold():
+    text = view.card_html(REGRESSION_CARD)
+    assert "<b>problem</b> regression" in text and "<b>holdout RMSE</b> 3.2110" in text
+    assert "<b>holdout R²</b> 0.8765" in text and "threshold" not in text and "MAE" not in text
+    assert "<b>holdout R²</b> n/a" in view.card_html({**REGRESSION_CARD, "holdout_metrics": {"rmse": 1.0}})
+
+
+def test_history_shows_the_metrics_of_the_problem_type():
+    models = {"versions": [{"version": "1", "aliases": [], "created_at": "2026-12-01T00:00:00+00:00",
+                            "holdout_metrics": {"rmse": 3.5, "r2": 0.75, "mae": 2.0}}]}
+    shown = view.history_html(models, "regression")
+    assert "<th>holdout RMSE</th><th>MAE</th><th>R²</th><th>mean residual deviance</th>" in shown
+    assert "<td>3.5000</td><td>2.0000</td><td>0.7500</td><td></td>" in shown and "AUC" not in shown
+    assert "<th>holdout AUC</th><th>logloss</th><th>AUCPR</th>" in view.history_html(models)
+
+
+def test_multiclass_ranked_table_shows_the_predicted_class_and_its_probability():
+    table = view.ranked_table(MULTICLASS_RANKED, _scored(MULTICLASS_CSV), "id", "multiclass")
+    assert list(table.columns[:4]) == ["rank", "id", "label", "probability"]
+    assert table["id"].tolist() == ["1", "3", "4", "2"] and table["rank"].tolist() == [1, 2, 3, 4]
+    assert table["label"].tolist() == ["setosa", "virginica", "versicolor", "virginica"]
+    assert [float(p) for p in table["probability"]] == [0.9, 0.8, 0.7, 0.6]
+    assert "probability_virginica" in table.columns and "petal" in table.columns
+    assert view.ranking_title("multiclass") != view.ranking_title("binary")
+
+
+def test_regression_ranked_table_shows_the_prediction_largest_first():
+    table = view.ranked_table(REGRESSION_RANKED, _scored(REGRESSION_CSV), "id", "regression")
+    assert list(table.columns) == ["rank", "id", "prediction", "size", "price"]
+    assert table["prediction"].tolist() == ["30.5", "21.0", "10.0"] and table["id"].tolist() == ["3", "2", "1"]
+    assert "probability" not in table.columns and "label" not in table.columns
+
+
+def test_customer_record_drops_the_score_columns_of_every_problem_type():
+    multiclass = _scored(MULTICLASS_CSV)
+    assert view.customer_record(multiclass, 1) == {"id": "2", "petal": "4.5", "species": "versicolor"}
+    assert view.customer_record(multiclass, 1, CLASSES) == {"id": "2", "petal": "4.5", "species": "versicolor"}
+    assert view.customer_record(_scored(REGRESSION_CSV), 0) == {"id": "1", "size": "10", "price": "12.0"}
+    # with the classes known, an input column that only looks like a class probability stays
+    own = pd.DataFrame({"probability_of_rain": ["0.2"], "label": ["setosa"], "probability_setosa": ["1.0"]})
+    assert view.customer_record(own, 0, CLASSES) == {"probability_of_rain": "0.2"}
+    assert view.customer_record(own, 0) == {}
+
+
+def test_class_counts_keep_the_model_order_and_zero_counts():
+    counts = view.class_counts([p["label"] for p in MULTICLASS_RANKED["predictions"]], CLASSES)
+    assert counts.to_dict() == {"setosa": 1, "versicolor": 1, "virginica": 2}
+    assert list(counts.index) == CLASSES
+    assert view.class_counts(["virginica", "other"], CLASSES).to_dict() == {
+        "setosa": 0, "versicolor": 0, "virginica": 1, "other": 1}
+    assert view.class_counts_png(counts).startswith(b"\x89PNG")
+
+
+def test_confusion_matrix_and_accuracy_over_the_rows_with_a_known_class():
+    ordered = _scored(MULTICLASS_CSV).iloc[[p["row"] - 1 for p in MULTICLASS_RANKED["predictions"]]]
+    truth = view.true_classes(ordered, MULTICLASS_CARD)
+    assert truth.where(truth.notna(), None).tolist() == ["setosa", "virginica", None, "versicolor"]
+    matrix = view.confusion(truth, [p["label"] for p in MULTICLASS_RANKED["predictions"]], CLASSES)
+    assert list(matrix.index) == CLASSES and list(matrix.columns) == CLASSES
+    assert matrix.to_numpy().tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 1]]
+    text = view.accuracy_html(matrix)
+    assert "66.7%" in text and "(2 of 3 rows" in text
+    assert view.confusion_png(matrix).startswith(b"\x89PNG")
+    assert view.true_classes(ordered.drop(columns="species"), MULTICLASS_CARD) is None
+    assert "no accuracy" in view.accuracy_html(view.confusion([None], ["setosa"], CLASSES))
+    # whole-number classes compare as training compares them: "2.0" is the class "2"
+    assert view.confusion(view.true_classes(pd.DataFrame({"y": ["2.0", "1"]}), {"input_schema": {"target": "y"}}),
+                          ["2", "2"], ["1", "2"]).to_numpy().tolist() == [[0, 1], [0, 1]]
+
+
+def test_regression_errors_and_charts_over_the_rows_with_a_known_value():
+    ordered = _scored(REGRESSION_CSV).iloc[[p["row"] - 1 for p in REGRESSION_RANKED["predictions"]]]
+    actual = view.actual_values(ordered, REGRESSION_CARD)
+    predicted = np.array([p["prediction"] for p in REGRESSION_RANKED["predictions"]])
+    assert np.isnan(actual[0]) and actual[1:].tolist() == [18.0, 12.0]
+    metrics = view.residual_metrics(actual, predicted)
+    assert metrics["rows"] == 2 and metrics["rmse"] == pytest.approx(np.sqrt(6.5)) and metrics["mae"] == 2.5
+    text = view.residuals_html(metrics)
+    assert "<b>RMSE on this file</b> 2.5495" in text and "<b>MAE</b> 2.5000" in text and "2 rows" in text
+    assert "no RMSE" in view.residuals_html(view.residual_metrics(np.array([np.nan]), np.array([1.0])))
+    assert view.actual_values(ordered.drop(columns="price"), REGRESSION_CARD) is None
+    assert view.prediction_histogram_png(predicted).startswith(b"\x89PNG")
+    assert view.actual_vs_predicted_png(actual, predicted).startswith(b"\x89PNG")
+
+
+# ------------------------------------------------------------------ the widget app, without a browser or an API
+
+
+@pytest.fixture
+def app():
+    """The dashboard against an address nothing listens on: the card fails to load; tests set it."""
+    from automlkit.dashboard_app import Dashboard
+    dashboard = Dashboard(DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
+    assert dashboard.card is None and "unavailable" in dashboard.card_box.value
+    dashboard.upload_name = "upload.csv"
+    return dashboard
+
+
+def _shown(widget) -> bool:
+    return widget.layout.display != "none"
+
+
+def test_app_shows_class_counts_confusion_and_accuracy_for_a_multiclass_model(app):
+    app.card = MULTICLASS_CARD
+    app.show_results(MULTICLASS_RANKED, MULTICLASS_CSV)
+    assert _shown(app.results) and _shown(app.problem_charts) and _shown(app.truth_chart)
+    assert not _shown(app.threshold_row) and not _shown(app.binary_charts) and not _shown(app.reasons_section)
+    assert _shown(app.reasons_note) and app.customer.options == ()
+    assert bytes(app.distribution.value).startswith(b"\x89PNG")
+    assert bytes(app.truth_chart.value).startswith(b"\x89PNG")
+    assert "66.7%" in app.fit_box.value and "probability of their predicted class" in app.ranking_title.value
+    assert "<th>label</th>" in app.table_box.value and "download-link" in app.download_box.value
+
+
+def test_app_shows_the_prediction_histogram_and_hides_the_fit_without_a_target(app):
+    app.card = REGRESSION_CARD
+    app.show_results(REGRESSION_RANKED, REGRESSION_CSV)
+    assert "2.5495" in app.fit_box.value and _shown(app.truth_chart)
+    without_target = b"id,size,prediction\n1,10,10.0\n2,20,21.0\n3,30,30.5\n"
+    app.show_results(REGRESSION_RANKED, without_target)
+    assert not _shown(app.truth_chart) and app.fit_box.value == "" and not _shown(app.threshold_row)
+    assert bytes(app.distribution.value).startswith(b"\x89PNG") and "<th>prediction</th>" in app.table_box.value
+
+
+def test_app_keeps_the_threshold_gains_and_reasons_for_a_binary_model(app):
+    app.card = {"name": "cross-sell", "version": "3", "threshold": 0.5, "input_schema": {"target": "y"}}
+    scored = b"id,y,probability,label\n1,1,0.9,1\n2,0,0.2,0\n3,1,0.6,1\n"
+    ranked = {"model": "cross-sell", "version": "3", "threshold": 0.5, "rows": 3, "warnings": [], "predictions": [
+        {"row": 1, "id": 1, "probability": 0.9, "label": 1, "rank": 1},
+        {"row": 3, "id": 3, "probability": 0.6, "label": 1, "rank": 2},
+        {"row": 2, "id": 2, "probability": 0.2, "label": 0, "rank": 3}]}
+    app.show_results(ranked, scored)
+    assert _shown(app.threshold_row) and _shown(app.binary_charts) and _shown(app.reasons_section)
+    assert not _shown(app.problem_charts) and not _shown(app.fit_box) and not _shown(app.reasons_note)
+    assert "<span class='above-count'>2</span> of 3" in app.above_label.value
+    assert len(app.customer.options) == 3 and bytes(app.gains.value).startswith(b"\x89PNG")
+    assert "Customers ranked by probability" in app.ranking_title.value
+    assert "No explanation" in app.reasons_box.value  # the first customer's reasons were asked of the (absent) API

@@ -111,7 +111,9 @@ def test_model_card_describes_the_champion(client, tiny_champion, meta):
     assert card["run_id"] == version.run_id and card["algorithm"] == "GbmMojoModel"
     assert card["trained_at"].endswith("+00:00") and card["loaded_at"].endswith("+00:00")
     assert card["threshold"] == meta["threshold"] and card["holdout_metrics"] == meta["holdout_metrics"]
-    assert card["input_schema"] == meta["schema"] and card["load_error"] is None
+    # a model saved before there were problem types is a binary one
+    assert card["input_schema"] == {**meta["schema"], "problem": "binary", "problem_reason": ""}
+    assert card["problem"] == "binary" and card["classes"] == ["0", "1"] and card["load_error"] is None
     assert card["scorer"] == {"batches": "mojo", "native_min_rows": None, "equality_bound": None}  # a GBM
 
 

@@ -42,9 +42,42 @@ def test_infer_schema_kinds_levels_and_ranges(schema):
     assert Schema.from_dict(schema.to_dict()) == schema
 
 
-def test_target_must_be_binary():
-    frame = pd.DataFrame({"x": [1, 2, 3], "y": [0, 1, 2]})
-    assert "two classes" in str(error_of(lambda: infer_schema(frame, "y", None)))
+@pytest.mark.parametrize("values, problem, why", [
+    ([0, 1, 1, 0], "binary", "two values"),
+    (["yes", "no", "no"], "binary", "two values"),
+    (["a", "b", "c", "a"], "multiclass", "text with 3"),
+    ([1, 2, 3, 3, 2], "multiclass", "whole numbers with 3"),
+    ([1.0, 2.0, 3.0], "multiclass", "whole numbers with 3"),
+    (list(range(11)), "regression", "11 distinct values"),
+    ([0.5, 1.5, 2.0], "regression", "not all whole"),
+])
+def test_auto_decides_the_problem_from_the_target_and_says_why(values, problem, why):
+    frame = pd.DataFrame({"x": range(len(values)), "y": values})
+    schema = infer_schema(frame, "y", None)
+    assert schema.problem == problem and why in schema.problem_reason and schema.problem_reason.startswith("auto")
+    assert schema.classes == ([] if problem == "regression" else sorted(canonical_levels(frame["y"]).unique()))
+    assert schema.is_binary == (problem == "binary") and bool(schema.positive_class) == (problem == "binary")
+
+
+@pytest.mark.parametrize("values, requested, message", [
+    ([0, 1, 2], "binary", "a binary target needs two classes, found 3"),
+    ([7, 7, 7], "auto", "single value ('7')"),
+    ([None, None, None], "auto", "missing in every row"),
+    (list(range(60)), "multiclass", "60 classes, more than the 50"),
+    (["a", "b", "c"], "regression", "a regression target must be numeric"),
+    ([0, 1, 0], "ranking", "problem must be auto or one of binary, multiclass, regression"),
+])
+def test_a_target_that_cannot_make_the_problem_is_refused_naming_the_column(values, requested, message):
+    frame = pd.DataFrame({"x": range(len(values)), "y": values})
+    error = error_of(lambda: infer_schema(frame, "y", None, problem=requested))
+    assert error.problems[0].column == "y" and message in error.problems[0].message
+
+
+def test_a_problem_that_the_target_allows_can_be_set():
+    frame = pd.DataFrame({"x": range(4), "y": [1, 2, 3, 4]})
+    assert infer_schema(frame, "y", None).problem == "multiclass"
+    forced = infer_schema(frame, "y", None, problem="regression")
+    assert forced.problem == "regression" and forced.problem_reason == "set by the problem parameter"
 
 
 def test_canonical_levels_write_whole_numbers_without_decimals():
@@ -381,7 +414,7 @@ def test_training_exploration_and_dashboard_read_the_target_alike():
     schema = infer_schema(frame.assign(Response=[1, 0, 1, 1, 1, 0]), "Response", None)
     expected = [1, 0, 1, 1, 1, 0]
     assert schema.is_positive(frame["Response"]).tolist() == expected
-    assert training.labels(frame, schema).tolist() == expected
+    assert training.truth(frame, schema).tolist() == expected
     assert explore._positive(frame, schema).tolist() == expected
     card = {"input_schema": {"target": "Response", "positive_class": schema.positive_class}}
     assert dashboard.target_labels(frame, card).tolist() == expected

@@ -124,10 +124,10 @@ def test_champion_predicts_in_a_fresh_process_without_h2o_and_matches_h2o(first_
         model = h2o.import_mojo(str(mojo))
         schema = json.loads(next((tmp_path / "m").rglob("model_meta.json")).read_text())["schema"]
         from automlkit.schema import Schema
-        from automlkit.training import positive_probability, to_h2o_frame
+        from automlkit.training import h2o_scores, to_h2o_frame
 
         schema = Schema.from_dict(schema)
-        reference = positive_probability(model, to_h2o_frame(holdout, schema, with_target=False), schema)
+        reference = h2o_scores(model, to_h2o_frame(holdout, schema, with_target=False), schema)
     assert np.max(np.abs(reference - probability)) < 1e-6
 
 

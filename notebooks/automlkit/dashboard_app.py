@@ -33,11 +33,18 @@ table.drift th, table.drift td, table.history th, table.history td { padding: 2p
 .alias { padding: 1px 6px; border-radius: 8px; background: #ddd; margin-right: 4px; }
 .alias-champion { background: #2e7d32; color: white; }
 .reasons ol { margin: 2px 0; }
+.fit { margin: 2px 0 6px 0; }
 </style>"""
+
+#: The parts of the results each problem type shows (the ranked table, drift and download always show).
+SECTIONS = {"binary": ("binary_charts", "threshold_row", "reasons_section"),
+            "multiclass": ("problem_charts", "fit_box", "reasons_note"),
+            "regression": ("problem_charts", "fit_box", "reasons_note")}
 
 
 class Dashboard:
-    """Model card, upload, preview, Predict, ranked table, charts, threshold slider and download."""
+    """Model card, upload, preview, Predict, ranked table, charts, threshold slider and download; the charts
+    and controls follow the served model's problem type (see :data:`SECTIONS`)."""
 
     def __init__(self, settings: view.DashboardSettings | None = None):
         self.settings = settings or view.DashboardSettings.load()
@@ -47,6 +54,7 @@ class Dashboard:
         self.table = pd.DataFrame()
         self.probability = np.empty(0)
         self.page_number = 0
+        self.problem = "binary"
 
         limit_mb = self.settings.max_upload_bytes / (1024 * 1024)
         self.card_box = widgets.HTML(layout=widgets.Layout(margin="0 0 8px 0"))
@@ -76,14 +84,23 @@ class Dashboard:
         self.customer = widgets.Dropdown(description="Customer", options=[], layout=widgets.Layout(width="420px"))
         self.reasons_box = widgets.HTML()
         self.reasons_chart = widgets.Image(format="png", layout=widgets.Layout(width="480px", display="none"))
+        self.ranking_title = widgets.HTML(f"<h3>{view.ranking_title('binary')}</h3>")
+        self.distribution = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
+        self.truth_chart = widgets.Image(format="png", layout=widgets.Layout(width="420px", display="none"))
+        self.binary_charts = widgets.HBox([self.histogram, self.gains])
+        self.threshold_row = widgets.HBox([self.threshold, self.above_label])
+        self.problem_charts = widgets.HBox([self.distribution, self.truth_chart])
+        self.fit_box = widgets.HTML()
+        self.reasons_section = widgets.VBox([
+            widgets.HTML("<h3>Why a customer scores high or low</h3>"), self.customer,
+            widgets.HBox([self.reasons_chart, self.reasons_box])])
+        self.reasons_note = widgets.HTML("<p><i>Per-row explanations are shown for binary models only.</i></p>")
         self.results = widgets.VBox([
             self.drift_box,
-            widgets.HTML("<h3>Customers ranked by probability</h3>"), self.table_box,
+            self.ranking_title, self.table_box,
             widgets.HBox([self.prev_button, self.page_label, self.next_button]),
-            widgets.HBox([self.histogram, self.gains]),
-            widgets.HBox([self.threshold, self.above_label]),
-            widgets.HTML("<h3>Why a customer scores high or low</h3>"), self.customer,
-            widgets.HBox([self.reasons_chart, self.reasons_box]),
+            self.binary_charts, self.threshold_row, self.problem_charts, self.fit_box,
+            self.reasons_section, self.reasons_note,
             self.download_box,
         ], layout=widgets.Layout(display="none"))
         scoring = widgets.VBox([
@@ -129,7 +146,7 @@ class Dashboard:
     def load_history(self) -> None:
         """Fetch ``GET /models`` into the history tab."""
         try:
-            self.history_box.value = view.history_html(self.client.models())
+            self.history_box.value = view.history_html(self.client.models(), view.problem_of(self.card))
         except (view.ApiUnavailable, view.ApiRejected) as exc:
             self.history_box.value = view.alert_html("The model history is unavailable.", exc)
 
@@ -186,32 +203,88 @@ class Dashboard:
             self._enable_predict()
 
     def show_results(self, ranked: dict, scored_csv: bytes) -> None:
-        """The ranked table, the charts, the threshold count and the download link."""
+        """The ranked table, the problem type's charts (and threshold count), and the download link."""
+        card = self.card or {}
         scored = pd.read_csv(io.BytesIO(scored_csv), dtype=str, keep_default_na=False)
-        id_column = ((self.card or {}).get("input_schema") or {}).get("id_column")
-        self.table = view.ranked_table(ranked, scored, id_column)
-        self.probability = np.array([p["probability"] for p in ranked["predictions"]])
-        labels = view.target_labels(scored.iloc[[p["row"] - 1 for p in ranked["predictions"]]], self.card or {})
+        predictions = ranked["predictions"]
+        ordered = scored.iloc[[p["row"] - 1 for p in predictions]]  # the upload in ranked order
+        self.problem = view.problem_of(card)
+        self.table = view.ranked_table(ranked, scored, (card.get("input_schema") or {}).get("id_column"),
+                                       self.problem)
         self.messages.value = view.scored_html(ranked)
         self.drift_box.value = view.drift_html(ranked.get("drift"))
-        self.gains.value = view.gains_png(self.probability, labels)
         self.download_box.value = view.download_link(scored_csv, view.scored_filename(self.upload_name))
+        self.ranking_title.value = f"<h3>{view.ranking_title(self.problem)}</h3>"
+        self.show_sections(self.problem)
         self.show_page(0)
-        self.show_threshold(self.threshold.value)
         self.scored = scored
+        if self.problem == "multiclass":
+            self.show_classes(predictions, ordered)
+        elif self.problem == "regression":
+            self.show_regression(predictions, ordered)
+        else:
+            self.show_binary(predictions, ordered)
+        self.results.layout.display = "flex"
+
+    def show_sections(self, problem: str) -> None:
+        """Show the parts of the results ``problem`` has (:data:`SECTIONS`), hide the others."""
+        shown = SECTIONS[problem]
+        for name in {n for names in SECTIONS.values() for n in names}:
+            getattr(self, name).layout.display = None if name in shown else "none"
+
+    def show_binary(self, predictions: list[dict], ordered: pd.DataFrame) -> None:
+        """Histogram, gains, threshold count, and the customers whose reasons can be asked for."""
+        self.probability = np.array([p["probability"] for p in predictions])
+        self.gains.value = view.gains_png(self.probability, view.target_labels(ordered, self.card or {}))
+        self.show_threshold(self.threshold.value)
         self.customer.options = [
             (f"#{p['rank']} · id {p['id'] if p['id'] is not None else p['row']} · {p['probability']:.1%}", p["row"] - 1)
-            for p in ranked["predictions"][:200]]  # the 200 most likely
+            for p in predictions[:200]]  # the 200 most likely
         if self.customer.options:  # new options leave nothing selected: select the first, its reasons load
             self.customer.index = 0
-        self.results.layout.display = "flex"
+
+    def show_classes(self, predictions: list[dict], ordered: pd.DataFrame) -> None:
+        """Predicted class counts; with the true classes, the confusion matrix and the accuracy."""
+        self._no_binary()
+        classes, labels = view.classes_of(self.card), [p["label"] for p in predictions]
+        self.distribution.value = view.class_counts_png(view.class_counts(labels, classes))
+        truth = view.true_classes(ordered, self.card or {})
+        if truth is None:
+            self._no_truth()
+            return
+        matrix = view.confusion(truth, labels, classes)
+        self.truth_chart.value = view.confusion_png(matrix)
+        self.truth_chart.layout.display = "block"
+        self.fit_box.value = view.accuracy_html(matrix)
+
+    def show_regression(self, predictions: list[dict], ordered: pd.DataFrame) -> None:
+        """Histogram of the predictions; with the actual values, predicted against actual, RMSE and MAE."""
+        self._no_binary()
+        predicted = np.array([p["prediction"] for p in predictions], dtype=float)
+        self.distribution.value = view.prediction_histogram_png(predicted)
+        actual = view.actual_values(ordered, self.card or {})
+        if actual is None:
+            self._no_truth()
+            return
+        self.truth_chart.value = view.actual_vs_predicted_png(actual, predicted)
+        self.truth_chart.layout.display = "block"
+        self.fit_box.value = view.residuals_html(view.residual_metrics(actual, predicted))
+
+    def _no_binary(self) -> None:
+        self.probability = np.empty(0)
+        self.customer.options = []
+
+    def _no_truth(self) -> None:
+        self.truth_chart.layout.display = "none"
+        self.fit_box.value = ""
 
     def show_reasons(self, position: int | None) -> None:
         """The top reasons (SHAP contributions) for the customer at scored-row ``position``."""
         if position is None or self.scored.empty:
             return
         try:
-            answer = self.client.explain(view.customer_record(self.scored, position))
+            record = view.customer_record(self.scored, position, view.classes_of(self.card))
+            answer = self.client.explain(record)
         except (view.ApiUnavailable, view.ApiRejected) as exc:
             self.reasons_box.value = view.alert_html("No explanation:", exc)
             self.reasons_chart.layout.display = "none"

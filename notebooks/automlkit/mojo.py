@@ -59,8 +59,17 @@ def _mojo_model_class(genmodel_jar: str):
         return jpype.JClass("hex.genmodel.MojoModel", loader=loader)
 
 
+#: The MOJO's model categories this scorer serves, by the problem type they answer.
+PROBLEM_OF_CATEGORY = {"Binomial": "binary", "Multinomial": "multiclass", "Regression": "regression"}
+
+
 class MojoScorer:
-    """A loaded MOJO of a binomial model, scoring pandas frames of typed features."""
+    """A loaded MOJO (binomial, multinomial or regression), scoring encoded rows.
+
+    Its scores, per :attr:`problem`: ``binary`` the positive class's probability per row; ``multiclass`` a
+    rows x classes matrix of probabilities in the order of :attr:`classes` (the response domain); ``regression``
+    the prediction per row.
+    """
 
     def __init__(self, mojo_path: str | Path, genmodel_jar: str | Path, positive_class: str = "1",
                  threads: int | None = None, native_xgboost: bool | None = None):
@@ -78,14 +87,24 @@ class MojoScorer:
         for i in range(self.n_features):
             domain = self.model.getDomainValues(i)
             self.domains.append(None if domain is None else {str(v): j for j, v in enumerate(domain)})
-        response_domain = [str(v) for v in self.model.getDomainValues(self.model.getResponseIdx())]
-        if len(response_domain) != 2:
-            raise ModelError(f"the MOJO is not a binomial model (response domain {response_domain})")
-        self.positive_index = response_domain.index(positive_class) if positive_class in response_domain else 1
+        category = str(self.model.getModelCategory().toString())
+        if category not in PROBLEM_OF_CATEGORY:
+            raise ModelError(f"the MOJO is a {category} model: binomial, multinomial and regression models are served")
+        self.problem = PROBLEM_OF_CATEGORY[category]
+        domain = self.model.getDomainValues(self.model.getResponseIdx())
+        self.classes = [] if domain is None else [str(v) for v in domain]
+        if self.problem == "binary":
+            self.positive_index = self.classes.index(positive_class) if positive_class in self.classes else 1
+            self._columns = (1 + self.positive_index, 2 + self.positive_index)
+        elif self.problem == "multiclass":
+            self.positive_index = -1
+            self._columns = (1, 1 + len(self.classes))
+        else:
+            self.positive_index = -1
+            self._columns = (0, 1)
         self.preds_size = int(self.model.getPredsSize())
         self.algo = str(self.model.getClass().getSimpleName())
         self._batch = _batch_scorer()
-        self._column = 1 + self.positive_index
         self.native = NativeBooster.load(mojo_path, self, self.threads) if native_xgboost else None
 
     def encode(self, features: "pd.DataFrame | Mapping[str, Sequence]", rows: int | None = None) -> np.ndarray:
@@ -116,30 +135,33 @@ class MojoScorer:
         return matrix
 
     def predict_proba(self, features: "pd.DataFrame | Mapping[str, Sequence]") -> np.ndarray:
-        """Probability of the positive class for each row of ``features``."""
+        """The scores (see the class) of each row of ``features``."""
         return self.score_matrix(self.encode(features))
 
     def score_matrix(self, matrix: np.ndarray, native: bool = True) -> np.ndarray:
-        """Probability of the positive class for each row of an encoded matrix (see :meth:`encode`):
-        from the native booster for batches of an XGBoost model (``automlkit.native_xgboost``; not when
-        ``native`` is false), else from the MOJO."""
+        """The scores (see the class) of each row of an encoded matrix (see :meth:`encode`): from the native
+        booster for batches of an XGBoost model (``automlkit.native_xgboost``; not when ``native`` is false),
+        else from the MOJO."""
+        first, last = self._columns
+        width = last - first
         if len(matrix) == 0:
-            return np.empty(0)
+            return np.empty((0, width)) if self.problem == "multiclass" else np.empty(0)
         if native and self.native is not None and len(matrix) >= NATIVE_MIN_ROWS:
             return self.native.probability(matrix)
         jpype = self._jpype
         if self._batch is not None:
             flat = jpype.JArray(jpype.JDouble)(np.ascontiguousarray(matrix, dtype=np.float64).ravel())
-            result = self._batch.score(self.model, flat, self.n_features, self._column, self.threads)
-            return np.array(result, dtype=np.float64)
-        rows = jpype.JArray(jpype.JDouble, 2)(matrix)
-        preds = jpype.JArray(jpype.JDouble)(self.preds_size)
-        out = np.empty(len(matrix))
-        score0 = self.model.score0
-        for r in range(len(matrix)):
-            score0(rows[r], preds)
-            out[r] = preds[self._column]
-        return out
+            result = np.array(self._batch.scoreColumns(self.model, flat, self.n_features, first, last, self.threads),
+                              dtype=np.float64)
+        else:
+            rows = jpype.JArray(jpype.JDouble, 2)(matrix)
+            preds = jpype.JArray(jpype.JDouble)(self.preds_size)
+            result = np.empty(len(matrix) * width)
+            score0 = self.model.score0
+            for r in range(len(matrix)):
+                score0(rows[r], preds)
+                result[r * width:(r + 1) * width] = list(preds)[first:last]
+        return result.reshape(len(matrix), width) if self.problem == "multiclass" else result
 
     def describe(self) -> dict:
         """How batches are scored: by the native booster (with its equality bound and the batch size from
@@ -150,13 +172,15 @@ class MojoScorer:
 
     @property
     def has_contributions(self) -> bool:
-        """Whether the MOJO computes per-feature SHAP contributions (tree models: GBM, DRF, XGBoost)."""
-        return hasattr(self.model, "makeContributionsPredictor")
+        """Whether the MOJO computes per-feature SHAP contributions (tree models: GBM, DRF, XGBoost; binomial
+        and regression only, as H2O computes them)."""
+        return self.problem != "multiclass" and hasattr(self.model, "makeContributionsPredictor")
 
     def contributions(self, matrix: np.ndarray) -> tuple[list[str], np.ndarray]:
         """SHAP contributions of each feature to each row's raw score (log-odds of the positive class for
-        binomial trees), from the MOJO's own TreeSHAP; the last column is the bias term. Rows and features
-        add up to the model's logit. Raises ``ModelError`` for a model without contributions."""
+        binomial trees, the prediction for regression ones), from the MOJO's own TreeSHAP; the last column is
+        the bias term. Rows and features add up to the raw score. Raises ``ModelError`` for a model without
+        contributions."""
         if not self.has_contributions:
             raise ModelError(f"{self.algo} has no per-feature contributions")
         jpype = self._jpype

@@ -1,4 +1,5 @@
-"""Matplotlib figures logged with each training run: ROC, cumulative gains, leaderboard."""
+"""Matplotlib figures logged with each training run: ROC, cumulative gains, leaderboard (binary); confusion
+matrix and per-class precision and recall (multiclass); predicted against actual and residuals (regression)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve as sk_roc_curve,
+)
 
 from .metrics import cumulative_gains  # noqa: E402
 
@@ -48,5 +55,90 @@ def leaderboard_chart(board: pd.DataFrame, metric: str) -> plt.Figure:
     pad = max((high - low) * 0.2, 1e-3)
     ax.set_xlim(low - pad, high + pad)
     ax.set(xlabel=f"cross-validated {metric}", title="AutoML leaderboard")
+    fig.tight_layout()
+    return fig
+
+
+#: At most this many points are drawn in a regression scatter.
+MAX_SCATTER_POINTS = 5_000
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A figure outside pyplot's registry, so it is freed once dropped (nothing to ``plt.close``)."""
+    return Figure(figsize=figsize)
+
+
+def confusion_matrix_chart(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Figure:
+    """Counts of holdout rows by true class (rows) and predicted class (columns), each cell annotated."""
+    classes = [str(c) for c in classes]
+    counts = confusion_matrix(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), labels=classes)
+    side = max(4.0, 0.6 * len(classes) + 2)
+    fig = _figure((side + 1, side))
+    ax = fig.subplots()
+    image = ax.imshow(counts, cmap="Blues")
+    fig.colorbar(image, ax=ax, label="rows")
+    ticks = np.arange(len(classes))
+    ax.set_xticks(ticks, labels=classes, rotation=45, ha="right")
+    ax.set_yticks(ticks, labels=classes)
+    middle = counts.max() / 2 if counts.size else 0
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
+                    color="white" if counts[i, j] > middle else "black")
+    ax.set(xlabel="Predicted class", ylabel="True class", title="Confusion matrix on the holdout")
+    fig.tight_layout()
+    return fig
+
+
+def per_class_precision_recall_chart(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Figure:
+    """Grouped bars of each class's holdout precision and recall."""
+    classes = [str(c) for c in classes]
+    precision, recall, _, _ = precision_recall_fscore_support(
+        np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), labels=classes, zero_division=0)
+    fig = _figure((max(5.0, 0.8 * len(classes) + 2), 4))
+    ax = fig.subplots()
+    x, width = np.arange(len(classes)), 0.4
+    ax.bar(x - width / 2, precision, width, label="precision")
+    ax.bar(x + width / 2, recall, width, label="recall")
+    ax.set_xticks(x, labels=classes, rotation=45 if len(classes) > 6 else 0)
+    ax.set_ylim(0, 1.05)
+    ax.set(xlabel="Class", ylabel="Share", title="Precision and recall per class on the holdout")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def _scatter_sample(y_true: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true, prediction = np.asarray(y_true, dtype=float), np.asarray(prediction, dtype=float)
+    if len(y_true) > MAX_SCATTER_POINTS:
+        rows = np.sort(np.random.default_rng(0).choice(len(y_true), MAX_SCATTER_POINTS, replace=False))
+        return y_true[rows], prediction[rows]
+    return y_true, prediction
+
+
+def predicted_vs_actual_chart(y_true: np.ndarray, prediction: np.ndarray) -> Figure:
+    """Scatter of holdout predictions against actual values (at most 5,000 points) with the line y = x."""
+    actual, predicted = _scatter_sample(y_true, prediction)
+    fig = _figure((5, 5))
+    ax = fig.subplots()
+    ax.scatter(actual, predicted, s=6, alpha=0.4, label="holdout rows")
+    if len(actual):
+        low = float(min(actual.min(), predicted.min()))
+        high = float(max(actual.max(), predicted.max()))
+        ax.plot([low, high], [low, high], linestyle="--", color="grey", label="predicted = actual")
+    ax.set(xlabel="Actual", ylabel="Predicted", title="Predicted against actual on the holdout")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def residuals_chart(y_true: np.ndarray, prediction: np.ndarray) -> Figure:
+    """Residuals (actual - predicted) against predictions on the holdout (at most 5,000 points)."""
+    actual, predicted = _scatter_sample(y_true, prediction)
+    fig = _figure((6, 4))
+    ax = fig.subplots()
+    ax.scatter(predicted, actual - predicted, s=6, alpha=0.4)
+    ax.axhline(0, linestyle="--", color="grey")
+    ax.set(xlabel="Predicted", ylabel="Residual (actual - predicted)", title="Residuals on the holdout")
     fig.tight_layout()
     return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import datetime, timezone
 
 import mlflow
@@ -13,9 +14,17 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from .problems import ALL_METRICS
 from .settings import CHALLENGER_ALIAS, CHAMPION_ALIAS
 
+if TYPE_CHECKING:
+    from .schema import Schema
+
 log = logging.getLogger(__name__)
+
+
+class _NotComparable(Exception):
+    """The champion answers another question than the new version."""
 
 
 @dataclass
@@ -54,18 +63,39 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
         return None
 
 
-def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray) -> tuple[dict[str, float], float]:
-    """Load ``model_uri`` as pyfunc; its holdout metrics on ``holdout`` and its rows/s scoring them
-    (after a warm-up, so both models of a decision are timed alike)."""
+def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray,
+                  schema: "Schema | None" = None) -> tuple[dict[str, float], float]:
+    """Load ``model_uri`` as pyfunc; its holdout metrics on ``holdout`` (those of ``schema``'s problem, the
+    model's own schema by default) and its rows/s scoring them (after a warm-up, so both models of a decision
+    are timed alike)."""
     # imported here: the API reads the registry through this module, and its image has no scikit-learn
-    from .metrics import binary_metrics
+    from .metrics import problem_metrics
+    from .scoring import scores_of
 
     model = mlflow.pyfunc.load_model(model_uri)
+    schema = schema or model_schema(model)
     model.predict(holdout.iloc[:500])
     started = time.perf_counter()
     predictions = model.predict(holdout)
     rows_per_s = len(holdout) / max(time.perf_counter() - started, 1e-9)
-    return binary_metrics(y_holdout, predictions["probability"].to_numpy()), rows_per_s
+    return problem_metrics(schema.problem, y_holdout, scores_of(predictions, schema), schema.classes), rows_per_s
+
+
+def model_schema(model) -> "Schema":
+    """The data contract of a loaded pyfunc model of this package."""
+    return model.unwrap_python_model().scoring_model.schema
+
+
+def _not_comparable(new: "Schema", champion: "Schema") -> str:
+    """Why the champion cannot be compared with the new version ('' when it can): another problem type,
+    another target, or other classes."""
+    if champion.problem != new.problem:
+        return f"it answers a {champion.problem} problem, the new version a {new.problem} one"
+    if champion.target != new.target:
+        return f"it predicts {champion.target!r}, the new version {new.target!r}"
+    if champion.problem != "regression" and champion.classes != new.classes:
+        return f"its classes {champion.classes} differ from the new version's {new.classes}"
+    return ""
 
 
 def champion_or_challenger(model_name: str, new_version: str, metric: str, higher_is_better: bool,
@@ -76,11 +106,13 @@ def champion_or_challenger(model_name: str, new_version: str, metric: str, highe
 
     Both versions are scored through their pyfunc models on this run's holdout rows, in this process, so
     the figures and the speeds compare like with like. A version worse beyond the tolerance never takes
-    the alias. A champion that cannot score the rows (other columns, missing artifacts) loses, and the
-    reason says so.
+    the alias. A champion that cannot score the rows (other columns, missing artifacts) loses, and so does
+    one of another problem type, target or classes (it does not compete); the reason says which.
     """
     client = MlflowClient()
-    scores, new_speed = score_holdout(f"models:/{model_name}/{new_version}", holdout, y_holdout)
+    new_uri = f"models:/{model_name}/{new_version}"
+    new_schema = model_schema(mlflow.pyfunc.load_model(new_uri))
+    scores, new_speed = score_holdout(new_uri, holdout, y_holdout, new_schema)
     new_value = scores[metric]
     current = alias_version(client, model_name, champion_alias)
     champion_value = champion_speed = None
@@ -88,8 +120,15 @@ def champion_or_challenger(model_name: str, new_version: str, metric: str, highe
         promoted, reason = True, "no champion yet"
     else:
         try:
-            champion_scores, champion_speed = score_holdout(f"models:/{model_name}/{current}", holdout, y_holdout)
+            champion_model = mlflow.pyfunc.load_model(f"models:/{model_name}/{current}")
+            other = _not_comparable(new_schema, model_schema(champion_model))
+            if other:
+                raise _NotComparable(other)
+            champion_scores, champion_speed = score_holdout(f"models:/{model_name}/{current}", holdout, y_holdout,
+                                                            new_schema)
             champion_value = champion_scores[metric]
+        except _NotComparable as exc:
+            promoted, reason = True, f"champion v{current} does not compete: {exc}"
         except Exception as exc:  # noqa: BLE001 - any failure to score means the champion cannot defend
             log.warning("champion version %s could not score the holdout: %s", current, exc)
             promoted, reason = True, f"champion v{current} could not score this holdout: {exc}"
@@ -124,7 +163,7 @@ def _compare(new_version: str, current: str, metric: str, new_value: float, cham
                    f"{tolerance:.5f})")
 
 
-HISTORY_METRICS = ("auc", "logloss", "aucpr")
+HISTORY_METRICS = ALL_METRICS
 
 
 def version_history(client: MlflowClient, model_name: str, ui_url: str = "") -> list[dict]:

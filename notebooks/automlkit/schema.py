@@ -22,6 +22,7 @@ import pandas as pd
 from .errors import DataContractError, Problem, make_problem
 from .drift import DriftReference
 from .features import TargetEncoding
+from .problems import PROBLEMS
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -29,6 +30,11 @@ UTF8_BOM = b"\xef\xbb\xbf"
 FOREIGN_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 
 ColumnKind = Literal["numeric", "categorical"]
+#: ``auto`` takes a whole-number target with at most this many distinct values for classes, not amounts.
+MAX_AUTO_CLASSES = 10
+#: The most classes a multiclass target may have: H2O's tree learners build one tree per class per round,
+#: so training time and the MOJO grow with the classes; past a few dozen, regression or grouping serves better.
+MAX_CLASSES = 50
 #: The warning for categories the model never saw (H2O scores them as missing; so does the scorer).
 UNSEEN_MESSAGE = "unseen category {} scored as missing, as H2O does"
 
@@ -64,6 +70,15 @@ class Schema:
     target_encodings: list[TargetEncoding] = field(default_factory=list)
     #: per-feature training distributions (``automlkit.drift``); empty for models trained without them
     drift_reference: list[DriftReference] = field(default_factory=list)
+    #: ``binary``, ``multiclass`` or ``regression`` (models saved before there was a choice are binary)
+    problem: str = "binary"
+    #: why training took that problem type
+    problem_reason: str = ""
+
+    @property
+    def is_binary(self) -> bool:
+        """Whether the model answers a yes/no question (a positive class, a threshold)."""
+        return self.problem == "binary"
 
     @property
     def feature_names(self) -> list[str]:
@@ -403,17 +418,61 @@ def canonical_categorical(values: pd.Series) -> pd.Categorical:
     return _expand("categorical", [None if v is _BAD else v for v in map(level_of, distinct)], codes)
 
 
+def decide_problem(values: pd.Series, requested: str = "auto") -> tuple[str, str]:
+    """The problem type of a target column and why: ``requested`` when it is not ``auto`` and the values
+    allow it; under ``auto``, two distinct values make a binary problem, text or whole numbers with at most
+    :data:`MAX_AUTO_CLASSES` distinct values a multiclass one, any other numbers a regression. Raises
+    ``DataContractError`` naming the column for a target with fewer than two values, a multiclass target
+    with more than :data:`MAX_CLASSES` classes, or a regression target that is not numeric."""
+    name = str(values.name)
+    if requested not in ("auto", *PROBLEMS):
+        raise DataContractError([Problem(name, f"problem must be auto or one of {', '.join(PROBLEMS)}, "
+                                               f"got {requested!r}")])
+    present = values.dropna()
+    if present.empty:
+        raise DataContractError([Problem(name, "the target is missing in every row")])
+    levels = canonical_levels(present)
+    distinct = int(levels.nunique())
+    if distinct < 2:
+        raise DataContractError([Problem(name, f"the target has a single value ({levels.iloc[0]!r}): "
+                                               "there is nothing to learn")])
+    numeric = pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present)
+    whole = numeric and bool(np.all(np.mod(present.to_numpy(dtype=float), 1) == 0))
+    if requested == "auto":
+        if distinct == 2:
+            problem, reason = "binary", f"the target has two values ({', '.join(sorted(levels.unique()))})"
+        elif not numeric:
+            problem, reason = "multiclass", f"the target is text with {distinct} distinct values"
+        elif whole and distinct <= MAX_AUTO_CLASSES:
+            problem, reason = "multiclass", (f"the target is whole numbers with {distinct} distinct values "
+                                             f"(at most {MAX_AUTO_CLASSES} make classes)")
+        else:
+            problem, reason = "regression", (f"the target is numbers with {distinct} distinct values"
+                                             + ("" if whole else ", not all whole"))
+        reason = f"auto: {reason}"
+    else:
+        problem, reason = requested, "set by the problem parameter"
+    if problem == "binary" and distinct != 2:
+        raise DataContractError([Problem(name, f"a binary target needs two classes, found {distinct}")])
+    if problem == "multiclass" and distinct > MAX_CLASSES:
+        raise DataContractError([Problem(name, f"the target has {distinct} classes, more than the "
+                                               f"{MAX_CLASSES} a multiclass model here takes")])
+    if problem == "regression" and not numeric:
+        raise DataContractError([Problem(name, "a regression target must be numeric")])
+    return problem, reason
+
+
 def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
-                 categorical: Iterable[str] = ()) -> Schema:
+                 categorical: Iterable[str] = (), problem: str = "auto") -> Schema:
     """Learn the schema of ``frame``: text columns and ``categorical`` become categorical, the rest numeric.
 
-    The target and the id column are not features. The target must have exactly two classes.
+    The target and the id column are not features; the target's problem type is decided by
+    :func:`decide_problem` (``problem``: ``auto`` or a type).
     """
     if target not in frame.columns:
         raise DataContractError([Problem(target, f"the target column is missing; columns are {list(frame.columns)}")])
-    classes = sorted(canonical_levels(frame[target]).dropna().unique().tolist())
-    if len(classes) != 2:
-        raise DataContractError([Problem(target, f"the target must have two classes, found {classes[:10]}")])
+    kind, reason = decide_problem(frame[target], problem)
+    classes = [] if kind == "regression" else sorted(canonical_levels(frame[target]).dropna().unique().tolist())
     categorical = set(categorical)
     unknown = categorical - set(frame.columns)
     if unknown:
@@ -431,9 +490,9 @@ def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
         else:
             specs.append(ColumnSpec(name, "numeric", str(series.dtype), minimum=float(series.min()),
                                     maximum=float(series.max()), missing_in_training=missing))
-    positive = positive_class_of(classes)
+    positive = positive_class_of(classes) if kind == "binary" else ""
     return Schema(target=target, columns=specs, id_column=id_column if id_column in frame.columns else None,
-                  positive_class=positive, classes=classes)
+                  positive_class=positive, classes=classes, problem=kind, problem_reason=reason)
 
 
 # --------------------------------------------------------------------------------------------- checking
@@ -630,7 +689,7 @@ def conform_records(records: list[dict], schema: Schema) -> Conformed:
 
 
 def check_training_frame(frame: pd.DataFrame, target: str, id_column: str | None) -> None:
-    """Fail clearly when training data cannot be used: no rows, no target, a non-binary target, bad ids."""
+    """Fail clearly when training data cannot be used: no rows, no target, rows without a target, bad ids."""
     problems = []
     if frame.empty:
         problems.append(Problem(None, "the training data has no rows"))

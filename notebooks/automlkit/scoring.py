@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .drift import batch_drift
-from .errors import ParameterError, Problem
+from .errors import ModelError, ParameterError, Problem
 from .mojo import MojoScorer
 from .schema import Conformed, Schema, conform, conform_records, decode_csv, parse_csv, whole_number_values
 
@@ -41,11 +41,12 @@ class TooManyToExplain(ParameterError):
 
 @dataclass
 class ModelMeta:
-    """What a served model needs besides the MOJO: its schema, threshold and holdout metrics, and how it
-    was chosen (``automlkit.selection``: the rule, the noise band, why it won, what it costs to serve)."""
+    """What a served model needs besides the MOJO: its schema, threshold (binary models only) and holdout
+    metrics, and how it was chosen (``automlkit.selection``: the rule, the noise band, why it won, what it
+    costs to serve)."""
 
     schema: Schema
-    threshold: float
+    threshold: float | None
     holdout_metrics: dict
     h2o_model_id: str = ""
     selection: dict = field(default_factory=dict)
@@ -59,7 +60,8 @@ class ModelMeta:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelMeta":
         """Inverse of :meth:`to_dict`."""
-        return cls(schema=Schema.from_dict(data["schema"]), threshold=float(data["threshold"]),
+        threshold = data.get("threshold")
+        return cls(schema=Schema.from_dict(data["schema"]), threshold=None if threshold is None else float(threshold),
                    holdout_metrics=data.get("holdout_metrics", {}), h2o_model_id=data.get("h2o_model_id", ""),
                    selection=data.get("selection") or {})
 
@@ -73,11 +75,17 @@ class ModelMeta:
 class Scored:
     """Scored rows, in input order, with what the caller needs to write them back."""
 
-    probability: np.ndarray
-    labels: np.ndarray
+    #: the answer's columns per row, in order (:meth:`ScoringModel.outputs`): binary ``probability``,
+    #: ``label``; multiclass ``label`` and ``probability_<class>`` per class; regression ``prediction``
+    columns: dict[str, np.ndarray]
     #: the id column's values (whole numbers as ints), when the input has the column
     ids: list | None
     warnings: list[Problem]
+    #: what ``?rank=true`` orders by, largest first: the positive class's probability (binary), the predicted
+    #: class's (multiclass), the prediction (regression)
+    rank_by: np.ndarray = field(default_factory=lambda: np.empty(0))
+    problem: str = "binary"
+    classes: list[str] = field(default_factory=list)
     #: per-feature PSI against the training distribution, when asked for
     drift: list[dict] | None = None
     #: per-row top contributions (or why there are none), when asked for
@@ -89,11 +97,11 @@ class Scored:
     @property
     def rows(self) -> int:
         """How many rows were scored."""
-        return len(self.probability)
+        return len(self.rank_by)
 
     def ranking(self) -> np.ndarray:
-        """Row positions ordered by probability, most likely first (ties keep input order)."""
-        return np.argsort(-self.probability, kind="stable")
+        """Row positions ordered by :attr:`rank_by`, largest first (ties keep input order)."""
+        return np.argsort(-self.rank_by, kind="stable")
 
 
 class ScoringModel:
@@ -102,6 +110,8 @@ class ScoringModel:
     def __init__(self, mojo_path: str | Path, genmodel_jar: str | Path, meta: ModelMeta):
         self.meta = meta
         self.scorer = MojoScorer(mojo_path, genmodel_jar, meta.schema.positive_class)
+        if self.scorer.problem != meta.schema.problem:
+            raise ModelError(f"the MOJO is a {self.scorer.problem} model but its schema says {meta.schema.problem}")
 
     @property
     def schema(self) -> Schema:
@@ -113,9 +123,26 @@ class ScoringModel:
         """The MOJO's model class (``GbmMojoModel``, ``StackedEnsembleMojoModel``, ...)."""
         return self.scorer.algo
 
+    @property
+    def problem(self) -> str:
+        """``binary``, ``multiclass`` or ``regression``."""
+        return self.schema.problem
+
     def labels(self, probability: np.ndarray) -> np.ndarray:
-        """1 where ``probability`` reaches the model's threshold, else 0."""
+        """1 where ``probability`` (of the positive class) reaches the model's threshold, else 0."""
         return (probability >= self.meta.threshold).astype(np.int64)
+
+    def outputs(self, scores: np.ndarray) -> dict[str, np.ndarray]:
+        """The answer's columns from the scorer's scores (see :class:`Scored`); multiclass probabilities in
+        the order of the schema's classes."""
+        if self.problem == "binary":
+            return {"probability": scores, "label": self.labels(scores)}
+        if self.problem == "regression":
+            return {"prediction": scores}
+        classes = np.array(self.scorer.classes, dtype=object)
+        out = {"label": classes[np.argmax(scores, axis=1)] if len(scores) else classes[:0]}
+        out.update({f"probability_{c}": scores[:, i] for i, c in enumerate(self.scorer.classes)})
+        return out
 
     # ----------------------------------------------------------------------------------------- inputs
 
@@ -145,9 +172,9 @@ class ScoringModel:
         return scored
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The pyfunc answer: ``probability`` and ``label`` per row of ``frame``."""
-        scored = self.score_frame(frame)
-        return pd.DataFrame({"probability": scored.probability, "label": scored.labels})
+        """The pyfunc answer, row for row: binary ``probability`` and ``label``; multiclass ``label`` and a
+        ``probability_<class>`` column per class; regression ``prediction``."""
+        return pd.DataFrame(self.score_frame(frame).columns)
 
     def warm_up(self, rows: int = WARM_UP_ROWS) -> float:
         """Score ``rows`` made-up rows (:meth:`Schema.sample_rows`) through every path a request takes: the
@@ -169,15 +196,21 @@ class ScoringModel:
         if explain and self.scorer.has_contributions and rows > MAX_EXPLAIN_ROWS:  # refuse before the work
             raise TooManyToExplain(rows)
         matrix = self.scorer.encode(conformed.features, rows)
-        probability = self.scorer.score_matrix(matrix)
+        scores = self.scorer.score_matrix(matrix)
+        rank_by = scores.max(axis=1, initial=-np.inf) if self.problem == "multiclass" else scores
         report = batch_drift(self.schema.drift_reference, conformed.features, rows) if drift else None
-        return Scored(probability, self.labels(probability), ids, conformed.warnings, drift=report,
+        return Scored(self.outputs(scores), ids, conformed.warnings, rank_by=rank_by, problem=self.problem,
+                      classes=list(self.scorer.classes) if self.problem == "multiclass" else [], drift=report,
                       explain=self.explanations(matrix) if explain else None)
 
     def explanations(self, matrix: np.ndarray) -> dict:
         """Per row, the features that pushed its score most (SHAP contributions to the log-odds), or why the
         model cannot say."""
         scorer = self.scorer
+        if self.problem == "multiclass":
+            return {"available": False,
+                    "message": "H2O computes per-feature contributions for binary and regression models, not for "
+                               "multiclass ones"}
         if not scorer.has_contributions:
             return {"available": False,
                     "message": f"this model ({scorer.algo.removesuffix('MojoModel')}) has no per-feature "
@@ -190,8 +223,18 @@ class ScoringModel:
         rows = [{"bias": float(bias[r]), "other": float(other[r]),
                  "top": [{"feature": names[j], "contribution": float(features[r, j])} for j in top[r]]}
                 for r in range(len(matrix))]
-        return {"available": True,
-                "unit": "log-odds of the positive class: bias + top + other = the row's logit", "rows": rows}
+        unit = ("log-odds of the positive class: bias + top + other = the row's logit" if self.problem == "binary"
+                else "the prediction's units: bias + top + other = the row's prediction")
+        return {"available": True, "unit": unit, "rows": rows}
+
+
+def scores_of(predictions: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The scores (as the MOJO scorer gives them) back from a pyfunc answer (:meth:`ScoringModel.predict`):
+    binary the ``probability``; multiclass the ``probability_<class>`` columns in the order of the schema's
+    classes; regression the ``prediction``."""
+    if schema.problem == "multiclass":
+        return predictions[[f"probability_{c}" for c in schema.classes]].to_numpy(dtype=float)
+    return predictions["probability" if schema.problem == "binary" else "prediction"].to_numpy(dtype=float)
 
 
 def _typed_ids(values: pd.Series) -> list:

@@ -6,7 +6,7 @@ import importlib.metadata
 import json
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import h2o
@@ -16,13 +16,16 @@ import pandas as pd
 from h2o.automl import H2OAutoML
 from h2o.estimators import H2OStackedEnsembleEstimator, H2OXGBoostEstimator
 
+import matplotlib.pyplot as plt
+
 from . import plots
-from .metrics import binary_metrics, max_f1_threshold
-from .scoring import META_FILE, ModelMeta
+from .scoring import META_FILE, ModelMeta, scores_of
 from .selection import RULES, Candidate, Selection, candidates_frame, cv_standard_error, h2o_serving_cost, select
-from .errors import DataContractError, ParameterError, Problem
+from .errors import DataContractError, ModelError, ParameterError, Problem
 from .drift import fit_references
 from .features import fit_target_encodings
+from .metrics import max_f1_threshold, problem_metrics
+from .problems import DECISION_METRIC, DEFAULT_SORT_METRIC, METRIC_DIRECTIONS, PROBLEMS
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
 from .settings import DEFAULT_MODEL_NAME, TrainingSettings
 from .split import holdout_mask
@@ -31,8 +34,6 @@ from .split import holdout_mask
 #: the version pyproject.toml pins (the MOJO's booster format needs it).
 PYFUNC_REQUIREMENTS = ["mlflow==3.17.2", "pandas", "numpy", "scikit-learn", "JPype1",
                        f"xgboost-cpu=={importlib.metadata.version('xgboost-cpu')}"]
-#: Holdout metrics and whether larger is better.
-METRIC_DIRECTIONS = {"auc": True, "aucpr": True, "logloss": False}
 
 
 @dataclass
@@ -41,6 +42,9 @@ class TrainParams:
 
     data_path: str
     target: str = "Response"
+    #: ``auto`` (decided from the target, ``automlkit.schema.decide_problem``), ``binary``, ``multiclass``,
+    #: ``regression``
+    problem: str = "auto"
     id_column: str = "id"
     categorical_columns: list[str] = field(default_factory=list)
     target_encoding: list[str] = field(default_factory=list)
@@ -53,7 +57,8 @@ class TrainParams:
     nfolds: int = 5
     seed: int = 1
     holdout_fraction: float = 0.2
-    sort_metric: str = "AUC"
+    #: leaderboard order and champion decision; empty: the problem's usual (``metrics.DEFAULT_SORT_METRIC``)
+    sort_metric: str = ""
     #: how the leader is chosen among the leaderboard (``automlkit.selection``): ``best`` or ``within_noise``
     selection: str = "within_noise"
     #: a new version within one standard error of the champion's holdout metric and faster to score may take
@@ -68,12 +73,26 @@ class TrainParams:
     def __post_init__(self) -> None:
         if self.selection not in RULES:
             raise ParameterError(f"selection must be one of {', '.join(RULES)}, got {self.selection!r}")
+        if self.problem not in ("auto", *PROBLEMS):
+            raise ParameterError(f"problem must be auto or one of {', '.join(PROBLEMS)}, got {self.problem!r}")
+
+    def for_problem(self, problem: str) -> "TrainParams":
+        """These parameters once the data decided the problem: the problem set, and the sort metric the
+        problem's usual one when none was given."""
+        return replace(self, problem=problem, sort_metric=self.sort_metric or DEFAULT_SORT_METRIC[problem])
 
     @property
     def decision_metric(self) -> str:
-        """The holdout metric that decides champion vs challenger (the sort metric when it is one we log)."""
+        """The holdout metric that decides champion vs challenger: the sort metric when it is one of the
+        problem's holdout metrics, else the problem's usual one."""
+        problem = "binary" if self.problem == "auto" else self.problem
         metric = self.sort_metric.lower()
-        return metric if metric in METRIC_DIRECTIONS else "auc"
+        return metric if metric in METRIC_DIRECTIONS[problem] else DECISION_METRIC[problem]
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Whether a larger :attr:`decision_metric` is better."""
+        return METRIC_DIRECTIONS["binary" if self.problem == "auto" else self.problem][self.decision_metric]
 
 
 @dataclass
@@ -100,20 +119,25 @@ class PreparedData:
 
 
 def prepare_data(params: TrainParams) -> PreparedData:
-    """Load, check and sample the data, learn its schema, and mark the hash-fixed holdout rows."""
+    """Load, check and sample the data, learn its schema (deciding the problem type), and mark the hash-fixed
+    holdout rows."""
     frame = load_training_data(params.data_path, params.target, params.id_column, params.sample_rows, params.seed)
     id_column = params.id_column if params.id_column in frame.columns else None
     holdout = holdout_mask(frame, id_column, params.holdout_fraction)
     # learned from the rows the model learns from: levels only the holdout has are unseen to the model
-    schema = infer_schema(frame[~holdout], params.target, params.id_column, params.categorical_columns)
+    schema = infer_schema(frame[~holdout], params.target, params.id_column, params.categorical_columns,
+                          params.problem)
     train_encoded = None
     if params.target_encoding:
         unknown = sorted(set(params.target_encoding) - set(schema.feature_names))
         if unknown:
             raise DataContractError([Problem(c, "named for target encoding but not a feature") for c in unknown])
+        if schema.problem == "multiclass":
+            raise DataContractError([Problem(c, "target encoding needs a binary or numeric target; this one has "
+                                                f"{len(schema.classes)} classes") for c in params.target_encoding])
         train = frame[~holdout]
         schema.target_encodings, train_encoded = fit_target_encodings(
-            {c: canonical_levels(train[c]) for c in params.target_encoding}, labels(train, schema),
+            {c: canonical_levels(train[c]) for c in params.target_encoding}, truth(train, schema),
             smoothing=params.target_encoding_smoothing, seed=params.seed)
     schema.drift_reference = fit_references(conform(frame[~holdout], schema).features,
                                             {c.name: c.kind for c in schema.columns})
@@ -123,16 +147,23 @@ def prepare_data(params: TrainParams) -> PreparedData:
         "rows_used": int(len(frame)),
         "train_rows": int((~holdout).sum()),
         "holdout_rows": int(holdout.sum()),
-        "positive_rate": float(schema.is_positive(frame[schema.target]).mean()),
         "columns": len(frame.columns),
+        "problem": schema.problem,
     }
+    if schema.is_binary:
+        fingerprint["positive_rate"] = float(schema.is_positive(frame[schema.target]).mean())
     return PreparedData(frame=frame, schema=schema, holdout=holdout, fingerprint=fingerprint,
                         train_encoded=train_encoded)
 
 
-def labels(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """1 where the target is the positive class."""
-    return schema.is_positive(frame[schema.target])
+def truth(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The target in the form the problem's metrics take: binary 1 where it is the positive class, else 0;
+    multiclass the class (canonical level text); regression the number."""
+    if schema.problem == "binary":
+        return schema.is_positive(frame[schema.target])
+    if schema.problem == "multiclass":
+        return canonical_levels(frame[schema.target]).to_numpy(dtype=object)
+    return pd.to_numeric(frame[schema.target], errors="coerce").to_numpy(dtype=float)
 
 
 def to_h2o_frame(frame: pd.DataFrame, schema: Schema, with_target: bool = True,
@@ -147,7 +178,10 @@ def to_h2o_frame(frame: pd.DataFrame, schema: Schema, with_target: bool = True,
             features[name] = encoded[name].to_numpy()
     types = {c.name: ("enum" if c.kind == "categorical" else "real") for c in schema.columns}
     types.update({e.name: "real" for e in schema.target_encodings})
-    if with_target:
+    if with_target and schema.problem == "regression":
+        features[schema.target] = truth(frame, schema)
+        types[schema.target] = "real"
+    elif with_target:
         features[schema.target] = canonical_levels(frame[schema.target]).to_numpy()
         types[schema.target] = "enum"
     # H2OFrame writes a missing category as the text "nan": read it back as NA, as the scorer has it
@@ -169,10 +203,12 @@ def cv_settings(params: TrainParams, seed: int | None = None) -> dict:
 
 def stack(base_models: list, train: h2o.H2OFrame, schema: Schema, params: TrainParams,
           model_id: str | None = None) -> H2OStackedEnsembleEstimator:
-    """A stacked ensemble of cross-validated ``base_models`` (models or ids): a GLM on their logits."""
+    """A stacked ensemble of cross-validated ``base_models`` (models or ids): a GLM on their logits (on their
+    predictions for regression)."""
     stacked = H2OStackedEnsembleEstimator(model_id=model_id, base_models=base_models,
                                           metalearner_nfolds=params.nfolds, metalearner_fold_assignment="Modulo",
-                                          metalearner_transform="Logit", seed=params.seed)
+                                          metalearner_transform="NONE" if schema.problem == "regression" else "Logit",
+                                          seed=params.seed)
     stacked.train(x=schema.model_features, y=schema.target, training_frame=train)
     return stacked
 
@@ -225,26 +261,34 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
     return Trained(board=board, automl=aml)
 
 
-def positive_probability(model, frame: h2o.H2OFrame, schema: Schema) -> np.ndarray:
-    """H2O's own predicted probability of the positive class (the reference for the MOJO scorer)."""
+def h2o_scores(model, frame: h2o.H2OFrame, schema: Schema) -> np.ndarray:
+    """H2O's own scores (the reference for the MOJO scorer): binary the positive class's probability;
+    multiclass the probabilities, a column per class of ``schema.classes``; regression the prediction."""
     predictions = model.predict(frame).as_data_frame(use_multi_thread=False)
-    return predictions[f"p{schema.positive_class}"].to_numpy(dtype=float)
+    if schema.problem == "regression":
+        return predictions["predict"].to_numpy(dtype=float)
+    # after "predict", a probability column per class of the response domain, in its order
+    domain = [str(c) for c in model._model_json["output"]["domains"][-1]]
+    probabilities = predictions.iloc[:, 1:1 + len(domain)].to_numpy(dtype=float)
+    if schema.problem == "binary":
+        return probabilities[:, domain.index(schema.positive_class)]
+    return probabilities[:, [domain.index(c) for c in schema.classes]]
 
 
 def log_child_runs(board: pd.DataFrame, holdout: h2o.H2OFrame, y_holdout: np.ndarray, schema: Schema,
                    holdout_features: pd.DataFrame, sort_metric: str) -> tuple[pd.DataFrame, list[Candidate]]:
     """One nested MLflow run per leaderboard model: CV metrics with the standard error of ``sort_metric``,
-    holdout AUC, logloss, AUCPR, and what it costs to serve (its MOJO's size, the in-process scorer's rows/s
-    on ``holdout_features``, whether it gives contributions).
+    the problem's holdout metrics (``metrics.problem_metrics``), and what it costs to serve (its MOJO's size,
+    the in-process scorer's rows/s on ``holdout_features``, whether it gives contributions).
 
     Returns the leaderboard with those columns, and the models as selection candidates.
     """
     rows, candidates = [], []
     cv_columns = [c for c in board.columns if c not in ("model_id", "algo")]
-    metric = sort_metric.lower() if sort_metric.lower() in board.columns else "auc"
+    metric = _board_metric(board, sort_metric, schema)
     for rank, record in enumerate(board.to_dict("records"), start=1):
         model = h2o.get_model(record["model_id"])
-        holdout_metrics = binary_metrics(y_holdout, positive_probability(model, holdout, schema))
+        holdout_metrics = problem_metrics(schema.problem, y_holdout, h2o_scores(model, holdout, schema), schema.classes)
         candidate = Candidate(record["model_id"], record["algo"], float(record[metric]),
                               cv_standard_error(model, metric),
                               h2o_serving_cost(model, holdout_features, schema.positive_class))
@@ -261,10 +305,15 @@ def log_child_runs(board: pd.DataFrame, holdout: h2o.H2OFrame, y_holdout: np.nda
     return board, candidates
 
 
+def _board_metric(board: pd.DataFrame, sort_metric: str, schema: Schema) -> str:
+    """The leaderboard's column for ``sort_metric`` (the problem's usual one when the board has no such column)."""
+    metric = sort_metric.lower()
+    return metric if metric in board.columns else DEFAULT_SORT_METRIC[schema.problem].lower()
+
+
 def choose_leader(candidates: list[Candidate], params: TrainParams) -> Selection:
     """The run's leader under ``params.selection``, logged on the active run (rule, band, reason, winner)."""
-    metric = params.decision_metric
-    chosen = select(candidates, params.selection, metric, METRIC_DIRECTIONS[metric])
+    chosen = select(candidates, params.selection, params.decision_metric, params.higher_is_better)
     mlflow.set_tags({"selection_rule": chosen.rule, "selection_winner": chosen.winner.model_id,
                      "selection_reason": chosen.reason[:5000]})
     mlflow.log_metrics({"selection_candidates_inside": float(len(chosen.inside)),
@@ -303,6 +352,7 @@ def log_mojo_model(mojo_path: str | Path, genmodel_jar: str | Path, meta: ModelM
             pip_requirements=PYFUNC_REQUIREMENTS,
             metadata={"threshold": meta.threshold, "holdout_metrics": meta.holdout_metrics,
                       "h2o_model_id": meta.h2o_model_id, "target": meta.schema.target,
+                      "problem": meta.schema.problem, "classes": meta.schema.classes,
                       "positive_class": meta.schema.positive_class},
             registered_model_name=model_name,
         )
@@ -332,18 +382,45 @@ def log_data_and_params(params: TrainParams, data: PreparedData) -> None:
     mlflow.log_dict(data.schema.to_dict(), "schema.json")
 
 
-def log_leader_evaluation(y_holdout: np.ndarray, probability: np.ndarray, board: pd.DataFrame,
-                          sort_metric: str, leader_id: str) -> tuple[dict, float]:
-    """Holdout metrics, max-F1 threshold and plots of the leader; returns (metrics, threshold)."""
-    metrics = binary_metrics(y_holdout, probability)
-    threshold, f1 = max_f1_threshold(y_holdout, probability)
-    mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
-    mlflow.log_metrics({"threshold": threshold, "holdout_f1_at_threshold": f1})
-    metric_column = sort_metric.lower() if sort_metric.lower() in board.columns else "auc"
+def log_leader_evaluation(y_holdout: np.ndarray, scores: np.ndarray, board: pd.DataFrame, sort_metric: str,
+                          leader_id: str, schema: Schema) -> tuple[dict, float | None]:
+    """The leader's holdout metrics, the leaderboard and the problem's plots on the active run; returns
+    (metrics, threshold): binary models get the max-F1 threshold, the others None."""
+    metrics = problem_metrics(schema.problem, y_holdout, scores, schema.classes)
+    mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if np.isfinite(v)})
+    metric_column = _board_metric(board, sort_metric, schema)
     leader_cv = board.loc[board["model_id"] == leader_id, metric_column].iloc[0]
     mlflow.log_metric(f"leader_cv_{metric_column}", float(leader_cv))
     mlflow.log_text(board.to_csv(index=False), "leaderboard.csv")
-    mlflow.log_figure(plots.roc_curve(y_holdout, probability), "plots/holdout_roc.png")
-    mlflow.log_figure(plots.gains_chart(y_holdout, probability), "plots/holdout_cumulative_gains.png")
-    mlflow.log_figure(plots.leaderboard_chart(board, metric_column), "plots/leaderboard.png")
+    figures = {"plots/leaderboard.png": plots.leaderboard_chart(board, metric_column)}
+    threshold = None
+    if schema.problem == "binary":
+        threshold, f1 = max_f1_threshold(y_holdout, scores)
+        mlflow.log_metrics({"threshold": threshold, "holdout_f1_at_threshold": f1})
+        figures["plots/holdout_roc.png"] = plots.roc_curve(y_holdout, scores)
+        figures["plots/holdout_cumulative_gains.png"] = plots.gains_chart(y_holdout, scores)
+    elif schema.problem == "multiclass":
+        predicted = np.asarray(schema.classes, dtype=object)[np.argmax(scores, axis=1)]
+        figures["plots/holdout_confusion_matrix.png"] = plots.confusion_matrix_chart(y_holdout, predicted,
+                                                                                     schema.classes)
+        figures["plots/holdout_precision_recall_per_class.png"] = plots.per_class_precision_recall_chart(
+            y_holdout, predicted, schema.classes)
+    else:
+        figures["plots/holdout_predicted_vs_actual.png"] = plots.predicted_vs_actual_chart(y_holdout, scores)
+        figures["plots/holdout_residuals.png"] = plots.residuals_chart(y_holdout, scores)
+    for path, figure in figures.items():
+        mlflow.log_figure(figure, path)
+        plt.close(figure)
     return metrics, threshold
+
+
+def check_mojo(model_uri: str, holdout: pd.DataFrame, reference: np.ndarray, schema: Schema,
+               bound: float = 1e-6) -> float:
+    """The logged pyfunc model's scores of the holdout rows against H2O's own (``reference``, from
+    :func:`h2o_scores`): logs ``mojo_max_abs_diff_vs_h2o`` and raises ``ModelError`` beyond ``bound``."""
+    predictions = mlflow.pyfunc.load_model(model_uri).predict(holdout)
+    difference = float(np.max(np.abs(scores_of(predictions, schema) - reference))) if len(holdout) else 0.0
+    mlflow.log_metric("mojo_max_abs_diff_vs_h2o", difference)
+    if not difference <= bound:
+        raise ModelError(f"the MOJO pyfunc does not reproduce H2O's predictions (max |diff| {difference:.2e})")
+    return difference

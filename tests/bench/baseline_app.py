@@ -19,7 +19,7 @@ from fastapi import FastAPI, File, Request, UploadFile
 
 from automlkit.h2o_cluster import H2OCluster
 from automlkit.scoring import ModelMeta
-from automlkit.training import positive_probability, to_h2o_frame
+from automlkit.training import h2o_scores, to_h2o_frame
 
 STATE: dict = {}
 
@@ -40,7 +40,7 @@ app = FastAPI(lifespan=lifespan)
 
 def _predict(frame: pd.DataFrame) -> dict:
     schema = STATE["schema"]
-    return {"probability": positive_probability(STATE["model"], to_h2o_frame(frame, schema, with_target=False),
+    return {"probability": h2o_scores(STATE["model"], to_h2o_frame(frame, schema, with_target=False),
                                                 schema).tolist()}
 
 

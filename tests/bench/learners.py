@@ -65,7 +65,7 @@ def main() -> None:
     params = training.TrainParams(data_path=args.data or TrainingSettings.load().data_path(), sample_rows=args.sample_rows,
                                   target_encoding=["Region_Code", "Policy_Sales_Channel"])
     data = training.prepare_data(params)
-    y_holdout = training.labels(data.holdout_frame, data.schema)
+    y_holdout = training.truth(data.holdout_frame, data.schema)
     rows = []
     with H2OCluster() as cluster:
         log.info("H2O at %s; %s training rows, %s holdout rows", cluster.url, data.fingerprint["train_rows"],
@@ -74,7 +74,7 @@ def main() -> None:
         holdout = training.to_h2o_frame(data.holdout_frame, data.schema)
 
         def measure(name: str, model, started: float) -> None:
-            probability = training.positive_probability(model, holdout, data.schema)
+            probability = training.h2o_scores(model, holdout, data.schema)
             rows.append({"model": name, "cv_auc": model.auc(xval=True),
                          "holdout_auc": binary_metrics(y_holdout, probability)["auc"],
                          "seconds": round(time.monotonic() - started)})
