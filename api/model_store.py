@@ -66,7 +66,8 @@ class ModelStore:
         """Load the version the alias points at if it is not the one served; True when a new one went live.
 
         A version that fails to load is recorded in :attr:`last_error` and the old model keeps serving;
-        it is retried only when the alias moves again.
+        it is retried at the next refresh (the poll timer or ``POST /reload``), so a version that failed while
+        the registry or its artifact store was down goes live once they are back; the error then clears.
         """
         with self._load_lock:
             name, alias = self.settings.model_name, self.settings.model_alias
@@ -77,8 +78,6 @@ class ModelStore:
                 return False
             number = str(version.version)  # the SQLite store answers an int, the REST client a str
             if self.current is not None and self.current.version == number:
-                return False
-            if self.last_error and self.last_error.get("version") == number:
                 return False
             try:
                 started = time.perf_counter()

@@ -8,6 +8,7 @@ with ``'`` (``automlkit.spreadsheet``).
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import orjson
@@ -59,6 +60,15 @@ def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> 
 def _needs_quoting(classes: list[str]) -> bool:
     """Whether class names (in column names and labels) need CSV quoting or could read as a formula."""
     return any(any(ch in c for ch in ',"\r\n') or has_formulas(c) for c in classes)
+
+
+def warnings_header(scored: Scored) -> dict[str, str]:
+    """``X-Warnings``: the per-row warnings (the JSON answer's ``warnings``) as a JSON array, ASCII-escaped, on
+    every answer that has any; the CSV answer has nowhere else to carry them."""
+    if not scored.warnings:
+        return {}
+    return {"X-Warnings": json.dumps([w.to_dict() for w in scored.warnings], ensure_ascii=True,
+                                     separators=(",", ":"))}
 
 
 def drift_header(scored: Scored) -> dict[str, str]:

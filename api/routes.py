@@ -189,7 +189,8 @@ async def predict(request: Request, settings: Settings, served: Served,
     except TooManyToExplain as exc:
         raise ApiError(413, str(exc)) from exc
     order = scored.ranking() if rank else None
-    headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, **responses.drift_header(scored)}
+    headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, **responses.drift_header(scored),
+               **responses.warnings_header(scored)}
     if "text/csv" in request.headers.get("accept", ""):
         return Response(responses.csv_body(scored, order), media_type="text/csv", headers=headers)
     return Response(responses.json_body(served, scored, order), media_type="application/json", headers=headers)
@@ -209,7 +210,8 @@ def model_card(store: Store, settings: Settings) -> ModelCard:
                      problem=served.model.problem, classes=served.model.scorer.classes or None,
                      threshold=meta.threshold, holdout_metrics=meta.holdout_metrics,
                      input_schema=meta.schema.to_dict(), selection=meta.selection or None,
-                     scorer=served.model.scorer.describe(), load_error=store.last_error)
+                     scorer=served.model.scorer.describe(), variable_importance=meta.variable_importance,
+                     load_error=store.last_error)
 
 
 @router.get("/models", response_model=ModelVersions, responses={503: {"model": ErrorBody}})

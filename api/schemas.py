@@ -129,6 +129,13 @@ class SelectionOut(BaseModel):
     serving: ServingCostOut
 
 
+class ImportanceOut(BaseModel):
+    """One variable's importance to the model (H2O's, scaled so the largest is 1)."""
+
+    variable: str
+    scaled_importance: float
+
+
 class ScorerOut(BaseModel):
     """How the served model scores."""
 
@@ -159,6 +166,8 @@ class ModelCard(BaseModel):
     selection: SelectionOut | None = Field(default=None, description="how it was chosen (models trained "
                                                                       "before the selection rule have none)")
     scorer: ScorerOut | None = None
+    variable_importance: list[ImportanceOut] = Field(default=[], description="the model's top variables by H2O's "
+                                                                            "importance (none for stacked ensembles)")
     load_error: LoadError | None = None
 
 

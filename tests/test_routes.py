@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 import numpy as np
@@ -112,7 +114,7 @@ def test_model_card_describes_the_champion(client, tiny_champion, meta):
     assert card["trained_at"].endswith("+00:00") and card["loaded_at"].endswith("+00:00")
     assert card["threshold"] == meta["threshold"] and card["holdout_metrics"] == meta["holdout_metrics"]
     # a model saved before there were problem types is a binary one
-    assert card["input_schema"] == {**meta["schema"], "problem": "binary", "problem_reason": ""}
+    assert card["input_schema"] == {**meta["schema"], "problem": "binary", "problem_reason": "", "ignored_columns": {}}
     assert card["problem"] == "binary" and card["classes"] == ["0", "1"] and card["load_error"] is None
     assert card["scorer"] == {"batches": "mojo", "native_min_rows": None, "equality_bound": None}  # a GBM
 
@@ -316,6 +318,17 @@ def test_unseen_category_is_scored_as_missing_with_a_warning(client):
                                                          "as H2O does", [2], 1)]
 
 
+def test_unknown_columns_are_named_and_a_csv_answer_carries_the_warnings_in_a_header(client):
+    rows = pd.DataFrame([{**ROW, "Vehicle_Age": "> 40 Years", "Notiz": "Grüße"}])
+    answer = upload(client, rows.to_csv(index=False).encode(), headers={"Accept": "text/csv"})
+    assert answer.status_code == 200 and answer.text.splitlines()[0].endswith(",probability,label")
+    assert json.loads(answer.headers["X-Warnings"]) == [
+        problem("Vehicle_Age", "unseen category ['> 40 Years'] scored as missing, as H2O does", [1], 1),
+        problem("Notiz", "not a column of the model: passed through, not scored")]
+    assert answer.headers["X-Warnings"].isascii()
+    assert "X-Warnings" not in upload(client, pd.DataFrame([ROW]).to_csv(index=False).encode()).headers
+
+
 def test_a_number_outside_the_training_range_is_scored_with_a_warning(client, meta):
     age = next(c for c in meta["schema"]["columns"] if c["name"] == "Age")
     body = predict(client, [ROW, {**ROW, "Age": 200}])
@@ -509,6 +522,36 @@ def test_reload_swaps_in_the_version_the_alias_moved_to(client, tiny_champion):
         back = client.post("/reload", headers=auth).json()
         registry.delete_model_version(TINY_MODEL_NAME, new)
     assert back == {"changed": True, "version": "1", "load_error": None}
+
+
+def test_a_version_that_failed_to_load_is_retried_and_the_error_clears(client, tiny_champion, tmp_path):
+    """Its artifacts unreachable (an artifact-store outage), the version fails and the old one serves; once
+    they are back, the next /reload loads it and GET /model forgets the error."""
+    registry = MlflowClient(tracking_uri=tiny_champion, registry_uri=tiny_champion)
+    auth = {"Authorization": f"Bearer {RELOAD_TOKEN}"}
+    with restored_mlflow_uris():
+        mlflow.set_registry_uri(tiny_champion)
+        new = str(registry.copy_model_version(f"models:/{TINY_MODEL_NAME}/1", TINY_MODEL_NAME).version)
+        artifacts = Path(urlparse(registry.get_model_version_download_uri(TINY_MODEL_NAME, new)).path)
+    hidden = tmp_path / "hidden"
+    try:
+        artifacts.rename(hidden)  # the outage
+        registry.set_registered_model_alias(TINY_MODEL_NAME, "champion", new)
+        failed = client.post("/reload", headers=auth).json()
+        assert failed["changed"] is False and failed["version"] == "1" and failed["load_error"]["version"] == new
+        assert client.get("/model").json()["load_error"]["version"] == new
+        again = client.post("/reload", headers=auth).json()  # still down: retried, still failing
+        assert again["changed"] is False and again["load_error"]["version"] == new
+        hidden.rename(artifacts)  # back
+        answer = client.post("/reload", headers=auth).json()
+        assert answer == {"changed": True, "version": new, "load_error": None}
+        assert client.get("/model").json()["load_error"] is None
+    finally:
+        if hidden.exists():
+            hidden.rename(artifacts)
+        registry.set_registered_model_alias(TINY_MODEL_NAME, "champion", "1")
+        client.post("/reload", headers=auth)
+        registry.delete_model_version(TINY_MODEL_NAME, new)
 
 
 # -------------------------------------------------------------------------------------------- no champion

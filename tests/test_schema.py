@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automlkit.errors import DataContractError
-from automlkit.schema import Schema, canonical_levels, conform, infer_schema, read_csv
+from automlkit.errors import DataContractError, Problem
+from automlkit.schema import Schema, canonical_levels, conform, conform_records, infer_schema, read_csv
 
 HEADER = "id,Gender,Age,Region_Code,Annual_Premium,Response"
 ROWS = ["1,Male,44,28.0,40454.0,1", "2,Female,76,3.0,33536.0,0", "3,Male,47,28.0,38294.0,1",
@@ -95,7 +95,18 @@ def test_good_csv_conforms_in_any_column_order_with_extras_passed_through(schema
     assert result.features["Age"].tolist() == [44.0, 76.0]
     assert result.features["Region_Code"].tolist() == ["28", "3"]
     assert result.passthrough.columns.tolist() == ["id", "extra"]
-    assert result.warnings == []
+    # the id and the target are expected; an unknown column is named (both paths alike)
+    unknown = [Problem("extra", "not a column of the model: passed through, not scored")]
+    assert result.warnings == unknown
+    records = read_csv(body).to_dict("records")
+    assert conform_records(records, schema).warnings == unknown
+
+
+def test_a_date_column_the_model_ignores_is_named_with_why(schema):
+    dated = Schema.from_dict({**schema.to_dict(), "ignored_columns": {"signed_up": "a date column"}})
+    body = csv_bytes("40454.0,28.0,44,Male,1,2024-03-01", header="Annual_Premium,Region_Code,Age,Gender,id,signed_up")
+    assert conform(read_csv(body), dated).warnings == [
+        Problem("signed_up", "ignored by the model (a date column): passed through, not scored")]
 
 
 @pytest.mark.parametrize("rows", [ROWS, ["1,Male,,28,,1", "2,Female,33,,1.5e3,0"], ["1,Male,inf,28,1,0"],

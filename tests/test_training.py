@@ -61,6 +61,7 @@ def test_first_run_is_champion_with_children_and_artifacts(first_run):
     assert parent.data.params["data_sha256"] and int(parent.data.params["rows_used"]) == 6000
     assert parent.data.metrics["holdout_auc"] > 0.75
     assert parent.data.metrics["mojo_max_abs_diff_vs_h2o"] < 1e-9
+    assert parent.data.metrics["served_max_abs_diff_vs_h2o"] <= 1e-6  # the native XGBoost path, if it serves
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"leaderboard.csv", "schema.json", "selection.json", "plots", "notebook"} <= artifacts
     # the leader was chosen within the noise band, and the run says which rule, which models and why
@@ -75,7 +76,12 @@ def test_first_run_is_champion_with_children_and_artifacts(first_run):
     explaining = inside[inside["serving_contributions"]]
     assert winner["serving_rows_per_s"] == (explaining if len(explaining) else inside)["serving_rows_per_s"].max()
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
-    assert {"plots/holdout_roc.png", "plots/holdout_cumulative_gains.png", "plots/leaderboard.png"} <= plots
+    assert {"plots/holdout_roc.png", "plots/holdout_cumulative_gains.png", "plots/leaderboard.png",
+            "plots/holdout_precision_recall.png", "plots/holdout_calibration.png",
+            "plots/holdout_confusion_at_threshold.png"} <= plots
+    assert plots & {"plots/variable_importance.png", "plots/variable_importance_base_models.png"}
+    # each child run with importances has its chart
+    assert any(client.list_artifacts(c.info.run_id, "plots") for c in children)
     notebook = client.list_artifacts(parent.info.run_id, "notebook")
     assert notebook and notebook[0].path.endswith(".ipynb")
     assert "no champion yet" in parent.data.tags["decision"]

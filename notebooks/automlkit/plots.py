@@ -1,5 +1,6 @@
-"""Matplotlib figures logged with each training run: ROC, cumulative gains, leaderboard (binary); confusion
-matrix and per-class precision and recall (multiclass); predicted against actual and residuals (regression)."""
+"""Matplotlib figures logged with each training run: ROC, cumulative gains, precision-recall, calibration and
+the confusion matrix at the decision threshold (binary); confusion matrix and per-class precision and recall
+(multiclass); predicted against actual and residuals (regression); leaderboard and variable importance (all)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
+    average_precision_score,
     confusion_matrix,
+    precision_recall_curve,
     precision_recall_fscore_support,
     roc_auc_score,
     roc_curve as sk_roc_curve,
@@ -140,5 +145,109 @@ def residuals_chart(y_true: np.ndarray, prediction: np.ndarray) -> Figure:
     ax.scatter(predicted, actual - predicted, s=6, alpha=0.4)
     ax.axhline(0, linestyle="--", color="grey")
     ax.set(xlabel="Predicted", ylabel="Residual (actual - predicted)", title="Residuals on the holdout")
+    fig.tight_layout()
+    return fig
+
+
+def precision_recall_chart(y_true: np.ndarray, probability: np.ndarray) -> Figure:
+    """Precision-recall curve of binary holdout predictions (``y_true`` 0/1, ``probability`` of the positive
+    class) with its average precision, and the positive rate as the baseline of a random order."""
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.asarray(probability, dtype=float)
+    precision, recall, _ = precision_recall_curve(y_true, probability)
+    average_precision = average_precision_score(y_true, probability)
+    fig = _figure((5, 5))
+    ax = fig.subplots()
+    ax.plot(recall, precision, drawstyle="steps-post", label=f"AP = {average_precision:.4f}")
+    positive_rate = float(y_true.mean()) if len(y_true) else 0.0
+    ax.axhline(positive_rate, linestyle="--", color="grey", label=f"positive rate = {positive_rate:.4f}")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set(xlabel="Recall", ylabel="Precision", title="Precision-recall on the holdout")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def calibration_chart(y_true: np.ndarray, probability: np.ndarray, bins: int = 10) -> Figure:
+    """Reliability diagram: mean predicted probability against the observed positive rate in ``bins``
+    quantile bins (each holds rows), the diagonal of perfect calibration, and below it a histogram of the
+    predicted probabilities."""
+    y_true = np.asarray(y_true).astype(int)
+    probability = np.asarray(probability, dtype=float)
+    observed, predicted = calibration_curve(y_true, probability, n_bins=bins, strategy="quantile")
+    fig = _figure((5, 6))
+    ax, hist = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.plot(predicted, observed, marker="o", label=f"model ({len(predicted)} quantile bins)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set(ylabel="Observed positive rate", title="Calibration on the holdout")
+    ax.legend(loc="upper left")
+    hist.hist(probability, bins=20, range=(0, 1), color="grey")
+    hist.set(xlabel="Mean predicted probability", ylabel="rows")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_at_threshold_chart(y_true: np.ndarray, probability: np.ndarray, threshold: float,
+                                 classes: tuple[str, str] = ("0", "1")) -> Figure:
+    """The 2x2 confusion matrix of binary holdout predictions with ``probability >= threshold`` predicted
+    positive; ``classes`` names the negative (0) and positive (1) class."""
+    labels = np.asarray([str(c) for c in classes])
+    actual = labels[np.asarray(y_true).astype(int)]
+    predicted = labels[(np.asarray(probability, dtype=float) >= threshold).astype(int)]
+    fig = confusion_matrix_chart(actual, predicted, list(labels))
+    fig.axes[0].set_title(f"Confusion matrix on the holdout at threshold {threshold:.4f}")
+    fig.tight_layout()
+    return fig
+
+
+def _importance_bars(ax: Axes, importance: pd.DataFrame | None, top: int, title: str) -> None:
+    """Horizontal bars of the ``top`` largest ``scaled_importance`` rows on ``ax``, largest at the top."""
+    if importance is None or len(importance) == 0:
+        ax.text(0.5, 0.5, "no variable importance", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title)
+        return
+    ranked = importance.sort_values("scaled_importance", ascending=False, kind="stable")
+    shown = ranked.head(top).iloc[::-1]
+    positions = np.arange(len(shown))
+    ax.barh(positions, shown["scaled_importance"].to_numpy(dtype=float))
+    ax.set_yticks(positions, labels=[str(v) for v in shown["variable"]])
+    if len(ranked) > top:
+        title = f"{title} (top {top} of {len(ranked)})"
+    ax.set(xlabel="Scaled importance", title=title)
+
+
+def variable_importance_chart(importance: pd.DataFrame, title: str = "Variable importance",
+                              top: int = 20) -> Figure:
+    """Horizontal bars of the ``top`` most important variables by ``scaled_importance`` (columns as in H2O's
+    ``model.varimp(use_pandas=True)``), largest at the top; the title says when variables were left out."""
+    rows = min(top, len(importance)) if importance is not None else 0
+    fig = _figure((7, max(2.5, 0.3 * rows + 1.2)))
+    _importance_bars(fig.subplots(), importance, top, title)
+    fig.tight_layout()
+    return fig
+
+
+def ensemble_importance_chart(importances: dict[str, pd.DataFrame | None], top: int = 15) -> Figure:
+    """One variable-importance panel per base model of a stacked ensemble (model id to its
+    ``varimp(use_pandas=True)`` frame, ``None`` or empty when it has none), two panels a row."""
+    if not importances:
+        fig = _figure((5, 2.5))
+        _importance_bars(fig.subplots(), None, top, "Base model variable importance")
+        return fig
+    columns = min(2, len(importances))
+    grid_rows = -(-len(importances) // columns)
+    longest = max(min(top, len(frame)) if frame is not None else 0 for frame in importances.values())
+    panel_height = max(2.5, 0.3 * longest + 1.2)
+    fig = _figure((7 * columns, panel_height * grid_rows + 0.6))
+    axes = fig.subplots(grid_rows, columns, squeeze=False).ravel()
+    for ax, (model_id, frame) in zip(axes, importances.items()):
+        _importance_bars(ax, frame, top, str(model_id))
+    for ax in axes[len(importances):]:
+        fig.delaxes(ax)
+    fig.suptitle("Base model variable importance")
     fig.tight_layout()
     return fig

@@ -6,14 +6,23 @@ The MLflow run is created here and handed to the notebook (``run_id``), so the e
 under ``MLRUNS_DIR/notebooks/``, never a tracked file) lands in the same run even when the notebook fails;
 a failed notebook marks the run FAILED with the error, a run stopped by SIGTERM or Ctrl-C is marked KILLED.
 Registration is the notebook's last step, so a run that does not finish registers nothing.
+
+The notebook's output streams to this process's log as it runs (papermill's ``log_output``: AutoML's
+progress, the leaderboard, the decision). A run killed outright (SIGKILL, a lost machine) cannot close
+itself: every run carries its owner (``owner_host``, ``owner_pid``) and a ``heartbeat`` tag renewed every
+:data:`HEARTBEAT_SECONDS`, and the next training (or schedule) marks KILLED, with the evidence, the runs
+left RUNNING whose owner process is gone or whose heartbeat stopped :data:`STALE_SECONDS` ago.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,6 +36,57 @@ from .settings import TrainingSettings
 from .training import setup_mlflow
 
 log = logging.getLogger("automlkit.run_training")
+#: How often a training run renews its ``heartbeat`` tag, and how old a heartbeat must be before another
+#: host's RUNNING run counts as dead.
+HEARTBEAT_SECONDS = 30
+STALE_SECONDS = 600
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a live training process on this host (a reused pid running something else is not)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    # empty while the process is being started (or a zombie): no evidence that it is not ours
+    return not cmdline.strip() or "automlkit" in cmdline or "automl " in cmdline or "run_training" in cmdline
+
+
+def dead_run_reason(tags: dict, now: float | None = None, host: str | None = None) -> str:
+    """Why a RUNNING run's owner is gone ('' when it may be alive, or there is no evidence either way)."""
+    now = time.time() if now is None else now
+    host = host or socket.gethostname()
+    owner_host, owner_pid = tags.get("owner_host"), tags.get("owner_pid", "")
+    if owner_host == host and owner_pid.isdigit() and not _process_alive(int(owner_pid)):
+        return f"its training process (pid {owner_pid} on {host}) is gone"
+    beat = tags.get("heartbeat", "")
+    if owner_host != host and beat.replace(".", "", 1).isdigit() and now - float(beat) > STALE_SECONDS:
+        return f"its heartbeat stopped {now - float(beat):.0f} s ago (owner {owner_host}, pid {owner_pid})"
+    return ""
+
+
+def reap_dead_runs(client: MlflowClient, experiment_id: str) -> list[str]:
+    """Mark KILLED the runs of ``experiment_id`` left RUNNING by a training process that died without
+    closing them (see the module's docstring); returns their ids. Runs without an owner's tags (started by
+    hand in a notebook) are left alone: there is no evidence."""
+    killed = []
+    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'", max_results=200):
+        reason = dead_run_reason(run.data.tags)
+        if reason:
+            client.set_tag(run.info.run_id, "killed_reason", f"marked KILLED by pid {os.getpid()}: {reason}")
+            client.set_terminated(run.info.run_id, status="KILLED")
+            log.warning("run %s was left RUNNING: %s; marked KILLED", run.info.run_id, reason)
+            killed.append(run.info.run_id)
+    return killed
+
+
+def _beat(client: MlflowClient, run_id: str, stop: threading.Event) -> None:
+    """Renew the run's ``heartbeat`` tag until ``stop`` (a tracking outage only skips a beat)."""
+    while not stop.wait(HEARTBEAT_SECONDS):
+        try:
+            client.set_tag(run_id, "heartbeat", f"{time.time():.0f}")
+        except Exception as exc:  # noqa: BLE001 - the store may be briefly away; the run goes on
+            log.warning("heartbeat of run %s not recorded: %s", run_id, exc)
 
 
 def output_dir_of(settings: TrainingSettings) -> Path:
@@ -77,24 +137,32 @@ def run(parameters: dict, notebook: str | Path | None = None, output_dir: str | 
     output_dir = output_dir or output_dir_of(settings)
     experiment_id = setup_mlflow(settings, parameters.get("experiment_name", settings.experiment_name))
     client = MlflowClient()
+    reap_dead_runs(client, experiment_id)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    mlflow_run = client.create_run(experiment_id, run_name=f"automl-{stamp}", tags={"runner": "make train"})
+    owner = {"runner": "make train", "owner_host": socket.gethostname(), "owner_pid": str(os.getpid()),
+             "heartbeat": f"{time.time():.0f}"}
+    mlflow_run = client.create_run(experiment_id, run_name=f"automl-{stamp}", tags=owner)
     run_id = mlflow_run.info.run_id
+    stop_beating = threading.Event()
+    threading.Thread(target=_beat, args=(client, run_id, stop_beating), name="heartbeat", daemon=True).start()
     output = Path(output_dir) / f"train-{stamp}-{run_id[:8]}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     log.info("running %s into MLflow run %s (%s); executed copy: %s", notebook, run_id,
              settings.tracking_uri, output)
     try:
+        # log_output: each cell's output reaches this process's log as it comes (AutoML's progress)
         papermill.execute_notebook(str(notebook), str(output), parameters={**parameters, "run_id": run_id},
-                                   kernel_name=kernel, execution_timeout=timeout, progress_bar=True,
-                                   cwd=str(Path.cwd()))
+                                   kernel_name=kernel, execution_timeout=timeout, log_output=True,
+                                   progress_bar=sys.stderr.isatty(), cwd=str(Path.cwd()))
     except BaseException as exc:
+        stop_beating.set()
         status = "KILLED" if isinstance(exc, (Terminated, KeyboardInterrupt)) else "FAILED"
         _log_notebook(client, run_id, output)
         client.set_tag(run_id, "error", failure_reason(exc)[:5000])
         client.set_terminated(run_id, status=status)
         log.error("training stopped; run %s marked %s: %s", run_id, status, failure_reason(exc))
         raise
+    stop_beating.set()
     _log_notebook(client, run_id, output)
     return run_id, output
 

@@ -35,6 +35,13 @@ MAX_AUTO_CLASSES = 10
 #: The most classes a multiclass target may have: H2O's tree learners build one tree per class per round,
 #: so training time and the MOJO grow with the classes; past a few dozen, regression or grouping serves better.
 MAX_CLASSES = 50
+#: Text that reads as a date or a timestamp (ISO 2024-03-01[T12:00[:00]], or 1/3/2024 and 01.03.2024).
+DATE_PATTERN = (r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?"
+                r"|\d{1,2}[/.]\d{1,2}[/.]\d{2,4})\s*$")
+#: A text column is a date column when at least this share of its values (of a sample) read as dates.
+DATE_SHARE = 0.95
+DATE_REASON = ("a date column: dates are not features (as text every day would be a level of its own); derive "
+               "numbers from it before training (days since, month, weekday) if it matters")
 #: The warning for categories the model never saw (H2O scores them as missing; so does the scorer).
 UNSEEN_MESSAGE = "unseen category {} scored as missing, as H2O does"
 
@@ -74,6 +81,9 @@ class Schema:
     problem: str = "binary"
     #: why training took that problem type
     problem_reason: str = ""
+    #: columns of the training data left out of the features, and why (dates: :data:`DATE_PATTERN`); they
+    #: pass through scoring like any extra column
+    ignored_columns: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_binary(self) -> bool:
@@ -477,11 +487,14 @@ def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
     unknown = categorical - set(frame.columns)
     if unknown:
         raise DataContractError([Problem(c, "named as categorical but not in the data") for c in sorted(unknown)])
-    specs = []
+    specs, ignored = [], {}
     for name in frame.columns:
         if name in (target, id_column):
             continue
         series = frame[name]
+        if name not in categorical and is_date_column(series):
+            ignored[name] = DATE_REASON
+            continue
         missing = int(series.isna().sum())
         if name in categorical or not pd.api.types.is_numeric_dtype(series):
             levels = sorted(canonical_levels(series).dropna().unique().tolist())
@@ -492,7 +505,20 @@ def infer_schema(frame: pd.DataFrame, target: str, id_column: str | None = "id",
                                     maximum=float(series.max()), missing_in_training=missing))
     positive = positive_class_of(classes) if kind == "binary" else ""
     return Schema(target=target, columns=specs, id_column=id_column if id_column in frame.columns else None,
-                  positive_class=positive, classes=classes, problem=kind, problem_reason=reason)
+                  positive_class=positive, classes=classes, problem=kind, problem_reason=reason,
+                  ignored_columns=ignored)
+
+
+def is_date_column(values: pd.Series, sample: int = 1000) -> bool:
+    """Whether a text column holds dates (:data:`DATE_PATTERN` on at least :data:`DATE_SHARE` of a sample of
+    its present values)."""
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return pd.api.types.is_datetime64_any_dtype(values)
+    present = values.dropna()
+    if present.empty:
+        return False
+    texts = present.sample(min(sample, len(present)), random_state=0).astype(str)
+    return float(texts.str.match(DATE_PATTERN).mean()) >= DATE_SHARE
 
 
 # --------------------------------------------------------------------------------------------- checking
@@ -662,7 +688,8 @@ def conform(frame: pd.DataFrame, schema: Schema) -> Conformed:
     typed_frame = pd.DataFrame(features, index=pd.RangeIndex(len(frame)))
     extra = [c for c in frame.columns if c not in set(schema.feature_names) and c != schema.target]
     passthrough = frame[extra].reset_index(drop=True)
-    return Conformed(features=typed_frame, passthrough=passthrough, warnings=warnings)
+    return Conformed(features=typed_frame, passthrough=passthrough,
+                     warnings=warnings + unknown_column_warnings(schema, frame.columns))
 
 
 def conform_records(records: list[dict], schema: Schema) -> Conformed:
@@ -685,7 +712,22 @@ def conform_records(records: list[dict], schema: Schema) -> Conformed:
         raise DataContractError(problems)
     for encoding in schema.target_encodings:
         features[encoding.name] = encoding.values(_encoded_levels(features[encoding.column])).tolist()
-    return Conformed(features=features, passthrough=None, warnings=warnings)
+    return Conformed(features=features, passthrough=None, warnings=warnings + unknown_column_warnings(schema, present))
+
+
+def unknown_column_warnings(schema: Schema, columns: Iterable) -> list[Problem]:
+    """A warning per input column the model does not use (the id and the target aside): it passes through
+    unscored. A column the schema ignores says why (dates)."""
+    known = {*schema.feature_names, schema.target, schema.id_column}
+    out = []
+    for column in columns:
+        if column in known:
+            continue
+        if column in schema.ignored_columns:
+            out.append(Problem(str(column), "ignored by the model (a date column): passed through, not scored"))
+        else:
+            out.append(Problem(str(column), "not a column of the model: passed through, not scored"))
+    return out
 
 
 def check_training_frame(frame: pd.DataFrame, target: str, id_column: str | None) -> None:

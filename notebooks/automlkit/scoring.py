@@ -50,12 +50,15 @@ class ModelMeta:
     holdout_metrics: dict
     h2o_model_id: str = ""
     selection: dict = field(default_factory=dict)
+    #: the leader's top variables by H2O's scaled importance (``variable``, ``scaled_importance``); empty for
+    #: models without importances
+    variable_importance: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {"schema": self.schema.to_dict(), "threshold": self.threshold,
                 "holdout_metrics": self.holdout_metrics, "h2o_model_id": self.h2o_model_id,
-                "selection": self.selection}
+                "selection": self.selection, "variable_importance": self.variable_importance}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelMeta":
@@ -63,7 +66,7 @@ class ModelMeta:
         threshold = data.get("threshold")
         return cls(schema=Schema.from_dict(data["schema"]), threshold=None if threshold is None else float(threshold),
                    holdout_metrics=data.get("holdout_metrics", {}), h2o_model_id=data.get("h2o_model_id", ""),
-                   selection=data.get("selection") or {})
+                   selection=data.get("selection") or {}, variable_importance=data.get("variable_importance") or [])
 
     @classmethod
     def read(cls, path: str | Path) -> "ModelMeta":

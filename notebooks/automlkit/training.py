@@ -19,6 +19,7 @@ from h2o.estimators import H2OStackedEnsembleEstimator, H2OXGBoostEstimator
 import matplotlib.pyplot as plt
 
 from . import plots
+from .native_xgboost import EQUALITY_BOUND
 from .scoring import META_FILE, ModelMeta, scores_of
 from .selection import RULES, Candidate, Selection, candidates_frame, cv_standard_error, h2o_serving_cost, select
 from .errors import DataContractError, ModelError, ParameterError, Problem
@@ -148,7 +149,7 @@ def prepare_data(params: TrainParams) -> PreparedData:
         "train_rows": int((~holdout).sum()),
         "holdout_rows": int(holdout.sum()),
         "columns": len(frame.columns),
-        "problem": schema.problem,
+        "ignored_columns": ", ".join(schema.ignored_columns) or "none",
     }
     if schema.is_binary:
         fingerprint["positive_rate"] = float(schema.is_positive(frame[schema.target]).mean())
@@ -248,7 +249,7 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
         exclude_algos=params.exclude_algos or None,
         keep_cross_validation_predictions=bool(extra),  # the joint stack below needs them
         project_name=f"automl_{int(time.time())}",
-        verbosity="warn",
+        verbosity="info",  # its event log (models started and finished, time left) streams with the notebook
     )
     aml.train(x=schema.model_features, y=schema.target, training_frame=train)
     if extra:
@@ -299,6 +300,11 @@ def log_child_runs(board: pd.DataFrame, holdout: h2o.H2OFrame, y_holdout: np.nda
                 mlflow.log_metric(f"cv_{metric}_se", candidate.cv_se)
             mlflow.log_metrics({f"holdout_{k}": v for k, v in holdout_metrics.items()})
             mlflow.log_metrics(candidate.cost.as_metrics())
+            importance = variable_importance(model)
+            if importance is not None:
+                figure = plots.variable_importance_chart(importance, f"Variable importance of {record['model_id']}")
+                mlflow.log_figure(figure, "plots/variable_importance.png")
+                plt.close(figure)
         rows.append({"model_id": record["model_id"], **{f"holdout_{k}": v for k, v in holdout_metrics.items()}})
         candidates.append(candidate)
     board = board.merge(pd.DataFrame(rows), on="model_id").merge(candidates_frame(candidates), on="model_id")
@@ -382,10 +388,51 @@ def log_data_and_params(params: TrainParams, data: PreparedData) -> None:
     mlflow.log_dict(data.schema.to_dict(), "schema.json")
 
 
+#: Variables of the leader's importance kept in the model's metadata (``GET /model``, the dashboard's card).
+TOP_IMPORTANCE = 15
+
+
+@dataclass
+class Evaluation:
+    """The leader on the holdout: its metrics, its threshold (binary models; else None), the figures logged
+    (artifact path -> figure, for the notebook to show) and its variable importance (top rows, or [])."""
+
+    metrics: dict
+    threshold: float | None
+    figures: dict = field(default_factory=dict)
+    importance: list[dict] = field(default_factory=list)
+
+
+def variable_importance(model) -> pd.DataFrame | None:
+    """H2O's variable importance of ``model`` (``variable``, ``relative_importance``, ``scaled_importance``,
+    ``percentage``), or None when it has none (stacked ensembles; some GLMs)."""
+    try:
+        table = model.varimp(use_pandas=True)
+    except Exception:  # noqa: BLE001 - a model without importances
+        return None
+    return table if table is not None and len(table) else None
+
+
+def importance_figures(leader) -> dict:
+    """The variable-importance chart(s) of the leader: its own, or for a stacked ensemble its base models'."""
+    own = variable_importance(leader)
+    if own is not None:
+        return {"plots/variable_importance.png": plots.variable_importance_chart(own, f"Variable importance of "
+                                                                                     f"{leader.model_id}")}
+    bases = [h2o.get_model(m) for m in (getattr(leader, "base_models", None) or [])]
+    if not bases:
+        return {}
+    return {"plots/variable_importance_base_models.png": plots.ensemble_importance_chart(
+        {m.model_id: variable_importance(m) for m in bases})}
+
+
 def log_leader_evaluation(y_holdout: np.ndarray, scores: np.ndarray, board: pd.DataFrame, sort_metric: str,
-                          leader_id: str, schema: Schema) -> tuple[dict, float | None]:
-    """The leader's holdout metrics, the leaderboard and the problem's plots on the active run; returns
-    (metrics, threshold): binary models get the max-F1 threshold, the others None."""
+                          leader, schema: Schema) -> Evaluation:
+    """The leader's holdout metrics, the leaderboard, the problem's plots and the variable importance on the
+    active run: binary models get the max-F1 threshold, ROC, gains, precision-recall, calibration and the
+    confusion matrix at the threshold; multiclass a confusion matrix and per-class precision/recall;
+    regression predicted-vs-actual and residuals."""
+    leader_id = leader.model_id
     metrics = problem_metrics(schema.problem, y_holdout, scores, schema.classes)
     mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if np.isfinite(v)})
     metric_column = _board_metric(board, sort_metric, schema)
@@ -399,6 +446,11 @@ def log_leader_evaluation(y_holdout: np.ndarray, scores: np.ndarray, board: pd.D
         mlflow.log_metrics({"threshold": threshold, "holdout_f1_at_threshold": f1})
         figures["plots/holdout_roc.png"] = plots.roc_curve(y_holdout, scores)
         figures["plots/holdout_cumulative_gains.png"] = plots.gains_chart(y_holdout, scores)
+        figures["plots/holdout_precision_recall.png"] = plots.precision_recall_chart(y_holdout, scores)
+        figures["plots/holdout_calibration.png"] = plots.calibration_chart(y_holdout, scores)
+        negative = next((c for c in schema.classes if c != schema.positive_class), "other")
+        figures["plots/holdout_confusion_at_threshold.png"] = plots.confusion_at_threshold_chart(
+            y_holdout, scores, threshold, (negative, schema.positive_class))
     elif schema.problem == "multiclass":
         predicted = np.asarray(schema.classes, dtype=object)[np.argmax(scores, axis=1)]
         figures["plots/holdout_confusion_matrix.png"] = plots.confusion_matrix_chart(y_holdout, predicted,
@@ -408,19 +460,35 @@ def log_leader_evaluation(y_holdout: np.ndarray, scores: np.ndarray, board: pd.D
     else:
         figures["plots/holdout_predicted_vs_actual.png"] = plots.predicted_vs_actual_chart(y_holdout, scores)
         figures["plots/holdout_residuals.png"] = plots.residuals_chart(y_holdout, scores)
+    figures.update(importance_figures(leader))
+    importance = variable_importance(leader)
+    top = [] if importance is None else importance.head(TOP_IMPORTANCE)[["variable", "scaled_importance"]]
+    if len(top):
+        mlflow.log_text(importance.to_csv(index=False), "variable_importance.csv")
     for path, figure in figures.items():
         mlflow.log_figure(figure, path)
         plt.close(figure)
-    return metrics, threshold
+    return Evaluation(metrics, threshold, figures, [] if not len(top) else top.to_dict("records"))
 
 
 def check_mojo(model_uri: str, holdout: pd.DataFrame, reference: np.ndarray, schema: Schema,
                bound: float = 1e-6) -> float:
     """The logged pyfunc model's scores of the holdout rows against H2O's own (``reference``, from
-    :func:`h2o_scores`): logs ``mojo_max_abs_diff_vs_h2o`` and raises ``ModelError`` beyond ``bound``."""
-    predictions = mlflow.pyfunc.load_model(model_uri).predict(holdout)
-    difference = float(np.max(np.abs(scores_of(predictions, schema) - reference))) if len(holdout) else 0.0
-    mlflow.log_metric("mojo_max_abs_diff_vs_h2o", difference)
-    if not difference <= bound:
-        raise ModelError(f"the MOJO pyfunc does not reproduce H2O's predictions (max |diff| {difference:.2e})")
-    return difference
+    :func:`h2o_scores`): the MOJO's (``mojo_max_abs_diff_vs_h2o``, within ``bound``) and what the model
+    serves (``served_max_abs_diff_vs_h2o``: the same unless batches take the native XGBoost booster, whose
+    bound is ``native_xgboost.EQUALITY_BOUND``). Logs both, raises ``ModelError`` past a bound, returns the
+    MOJO's."""
+    model = mlflow.pyfunc.load_model(model_uri)
+    if not len(holdout):
+        return 0.0
+    served = float(np.max(np.abs(scores_of(model.predict(holdout), schema) - reference)))
+    scoring = model.unwrap_python_model().scoring_model
+    matrix = scoring.scorer.encode(conform(holdout, schema).features, len(holdout))
+    outputs = scoring.outputs(scoring.scorer.score_matrix(matrix, native=False))
+    mojo = float(np.max(np.abs(scores_of(pd.DataFrame(outputs), schema) - reference)))
+    mlflow.log_metrics({"mojo_max_abs_diff_vs_h2o": mojo, "served_max_abs_diff_vs_h2o": served})
+    if not mojo <= bound:
+        raise ModelError(f"the MOJO does not reproduce H2O's predictions (max |diff| {mojo:.2e})")
+    if not served <= max(bound, EQUALITY_BOUND):
+        raise ModelError(f"the served model does not reproduce H2O's predictions (max |diff| {served:.2e})")
+    return mojo
