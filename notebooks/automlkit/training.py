@@ -31,10 +31,11 @@ from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_sc
 from .settings import DEFAULT_MODEL_NAME, TrainingSettings
 from .split import holdout_mask
 
-#: What the logged pyfunc model needs at load time (the package itself is installed beside it); xgboost at
-#: the version pyproject.toml pins (the MOJO's booster format needs it).
-PYFUNC_REQUIREMENTS = ["mlflow==3.17.2", "pandas", "numpy", "scikit-learn", "JPype1",
-                       f"xgboost-cpu=={importlib.metadata.version('xgboost-cpu')}"]
+#: What the logged pyfunc model imports (its code travels with it, ``code_paths``), at the versions
+#: pyproject.toml pins: a fresh environment built by MLflow's environment managers can load and serve it.
+#: (scikit-learn is not among them: only training imports it.) Java 17 must be on the machine (JPype).
+PYFUNC_PACKAGES = ("mlflow", "pandas", "numpy", "JPype1", "pydantic-settings", "xgboost-cpu")
+PYFUNC_REQUIREMENTS = [f"{name}=={importlib.metadata.version(name)}" for name in PYFUNC_PACKAGES]
 
 
 @dataclass
@@ -117,6 +118,11 @@ class PreparedData:
     @property
     def holdout_frame(self) -> pd.DataFrame:
         return self.frame[self.holdout].reset_index(drop=True)
+
+    def input_example(self, rows: int = 5) -> pd.DataFrame:
+        """A few holdout rows as a request carries them: the id (when there is one) and the features."""
+        columns = ([self.schema.id_column] if self.schema.id_column else []) + self.schema.feature_names
+        return self.holdout_frame[columns].head(rows)
 
 
 def prepare_data(params: TrainParams) -> PreparedData:
@@ -333,21 +339,40 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float, np.number)) and np.isfinite(value)
 
 
-def log_leader_model(leader, meta: ModelMeta, model_name: str) -> mlflow.models.model.ModelInfo:
+def log_leader_model(leader, meta: ModelMeta, model_name: str,
+                     input_example: pd.DataFrame | None = None) -> mlflow.models.model.ModelInfo:
     """Log the leader as a MOJO-scoring pyfunc model and register it as a new version of ``model_name``."""
     with tempfile.TemporaryDirectory(prefix="mojo-") as folder:
         mojo_path = leader.download_mojo(path=folder, get_genmodel_jar=True, genmodel_name="h2o-genmodel.jar")
-        return log_mojo_model(mojo_path, Path(folder) / "h2o-genmodel.jar", meta, model_name)
+        return log_mojo_model(mojo_path, Path(folder) / "h2o-genmodel.jar", meta, model_name, input_example)
+
+
+def model_signature(schema: Schema) -> "mlflow.models.ModelSignature":
+    """The logged model's signature: every feature required, the id column optional, each of MLflow's type
+    ``Any`` (MLflow's own conversion would turn ints into doubles and refuse text in numbers before the
+    model's data contract could name the column and rows); the outputs of the problem type."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec
+    from mlflow.types.schema import Schema as ColumnsSchema
+
+    inputs = [ColSpec(AnyType(), name) for name in schema.feature_names]
+    if schema.id_column:
+        inputs.insert(0, ColSpec(AnyType(), schema.id_column, required=False))
+    if schema.problem == "regression":
+        outputs = [ColSpec("double", "prediction")]
+    elif schema.problem == "binary":
+        outputs = [ColSpec("double", "probability"), ColSpec("long", "label")]
+    else:
+        outputs = [ColSpec("string", "label"), *[ColSpec("double", f"probability_{c}") for c in schema.classes]]
+    return ModelSignature(ColumnsSchema(inputs), ColumnsSchema(outputs))
 
 
 def log_mojo_model(mojo_path: str | Path, genmodel_jar: str | Path, meta: ModelMeta,
-                   model_name: str | None) -> mlflow.models.model.ModelInfo:
+                   model_name: str | None, input_example: pd.DataFrame | None = None) -> mlflow.models.model.ModelInfo:
     """Log a MOJO (with its ``h2o-genmodel.jar`` and ``meta``) as a pyfunc model in the active run,
-    registered as a new version of ``model_name`` (not registered when None).
-
-    No MLflow signature: MLflow's enforcement would drop pass-through columns and reject ints for doubles;
-    the model checks its input against the learned schema (in ``model_meta.json``) with clearer errors.
-    """
+    registered as a new version of ``model_name`` (not registered when None): with its signature
+    (:func:`model_signature`), an input example, the package's code and the requirements it imports, so
+    that ``mlflow models serve`` and ``mlflow.pyfunc.load_model`` work outside this repository."""
     with tempfile.TemporaryDirectory(prefix="meta-") as folder:
         meta_path = Path(folder) / META_FILE
         meta_path.write_text(json.dumps(meta.to_dict()))
@@ -355,6 +380,9 @@ def log_mojo_model(mojo_path: str | Path, genmodel_jar: str | Path, meta: ModelM
             name="model",
             python_model=str(Path(__file__).with_name("pyfunc_entry.py")),
             artifacts={"mojo": str(mojo_path), "genmodel_jar": str(genmodel_jar), "meta": str(meta_path)},
+            code_paths=[str(Path(__file__).parent)],
+            signature=model_signature(meta.schema),
+            input_example=input_example,
             pip_requirements=PYFUNC_REQUIREMENTS,
             metadata={"threshold": meta.threshold, "holdout_metrics": meta.holdout_metrics,
                       "h2o_model_id": meta.h2o_model_id, "target": meta.schema.target,
