@@ -5,7 +5,12 @@ Screenshots of each state go to ``test-artifacts/screenshots/`` (docs/testing.md
 
 from __future__ import annotations
 
+import glob
+import hashlib
+import io
+import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 import psutil
@@ -13,7 +18,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from conftest import SCREENSHOTS, TRAIN_CSV, free_port, start_api, start_dashboard, stop_process
+from conftest import SCREENSHOTS, TEST_CSV, TRAIN_CSV, free_port, start_api, start_dashboard, stop_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -62,6 +67,38 @@ def ranked_rows(page) -> list[dict]:
     return [dict(zip(headers, row)) for row in rows]
 
 
+def control(page, label: str, kind: str = "input"):
+    """The input (or select) of the ipywidgets control labelled ``label``."""
+    return page.locator(f".widget-inline-hbox:has(> label:text-is('{label}')) {kind}").first
+
+
+def follow_predict(page, until: str = ".download-link", timeout: float = 600) -> list[tuple[str, int]]:
+    """Click Predict and record each (stage, percent) the progress shows until it says done (or stopped) and
+    ``until`` is visible (the results show a moment before the line says done)."""
+    page.click("button:has-text('Predict')")
+    seen: list[tuple[str, int]] = []
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = page.evaluate("(() => { const s = document.querySelector('.predict-stage');"
+                              " return s ? [s.dataset.stage, Number(s.dataset.percent)] : null; })()")
+        if state and (not seen or tuple(state) != seen[-1]):
+            seen.append(tuple(state))
+            if state[0] == "score":
+                page.screenshot(path=str(SCREENSHOTS / "13-predict-progress.png"), full_page=True)
+        if seen and seen[-1][0] in ("done", "stopped") and page.is_visible(until):
+            return seen
+        time.sleep(0.05)
+    raise TimeoutError(f"{until} did not show within {timeout} s; progress seen: {seen}")
+
+
+def api_ranked_csv(api: str, content: bytes) -> bytes:
+    """The API's own ranked CSV answer for ``content``."""
+    answer = requests.post(f"{api}/predict", params={"rank": "true"}, files={"file": ("c.csv", content)},
+                           headers={"Accept": "text/csv"}, timeout=600)
+    assert answer.status_code == 200, answer.text[:500]
+    return answer.content
+
+
 def test_upload_predict_rank_threshold_and_download(browser, dashboard, api, customers_csv):
     page = open_dashboard(browser, dashboard)
     card = requests.get(f"{api}/model", timeout=10).json()
@@ -72,8 +109,8 @@ def test_upload_predict_rank_threshold_and_download(browser, dashboard, api, cus
     page.wait_for_selector("text=400 rows", timeout=60_000)
     page.screenshot(path=str(SCREENSHOTS / "2-uploaded-preview.png"), full_page=True)
 
-    page.click("button:has-text('Predict')")
-    page.wait_for_selector(".download-link", timeout=120_000)
+    seen = follow_predict(page)
+    assert seen[-1] == ("done", 100) and [p for _, p in seen] == sorted(p for _, p in seen)
     page.screenshot(path=str(SCREENSHOTS / "3-predicted.png"), full_page=True)
 
     content = customers_csv.read_bytes()
@@ -82,9 +119,35 @@ def test_upload_predict_rank_threshold_and_download(browser, dashboard, api, cus
     shown = ranked_rows(page)
     assert [int(r["rank"]) for r in shown] == list(range(1, 21))
     assert [int(r["id"]) for r in shown] == [p["id"] for p in ranked[:20]]
-    assert [float(r["probability"]) for r in shown] == pytest.approx([p["probability"] for p in ranked[:20]],
-                                                                     abs=1e-12)
+    # four significant digits on the page (the download keeps every digit, below)
+    assert [r["probability"] for r in shown] == [f"{p['probability']:#.4g}" for p in ranked[:20]]
     assert "page 1 of 20" in page.inner_text("body")
+
+    # sort by any column, search, and jump to a page: the rows the user sees are the API's rows so arranged
+    api_csv = api_ranked_csv(api, content)
+    table = pd.read_csv(io.BytesIO(api_csv), dtype=str, keep_default_na=False)
+    control(page, "Sort by", "select").select_option("Age")
+    control(page, "Order", "select").select_option(label="descending")
+    search = control(page, "Search")
+    search.fill("female")
+    search.press("Enter")
+    females = table[table.apply(lambda column: column.str.contains("female", case=False)).any(axis=1)]
+    expected = females.assign(age=females["Age"].astype(float)).sort_values("age", ascending=False, kind="stable")
+    page.wait_for_function(f"document.body.innerText.includes('{len(expected):,} of 400 rows match')",
+                           timeout=30_000)
+    assert [r["id"] for r in ranked_rows(page)] == expected["id"].tolist()[:20]
+    jump = control(page, "Go to page")
+    jump.fill("2")
+    jump.press("Enter")
+    page.wait_for_function("document.body.innerText.includes('page 2 of')", timeout=30_000)
+    assert [r["id"] for r in ranked_rows(page)] == expected["id"].tolist()[20:40]
+    page.locator("table.ranked").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "12-sorted-searched-page-2.png"), full_page=True)
+    search.fill("")
+    search.press("Enter")
+    control(page, "Sort by", "select").select_option("rank")
+    control(page, "Order", "select").select_option(label="ascending")
+    page.wait_for_function("document.body.innerText.includes('page 1 of 20')", timeout=30_000)
 
     # move the threshold: the count above it follows
     readout = page.locator(".widget-readout").first
@@ -114,10 +177,9 @@ def test_upload_predict_rank_threshold_and_download(browser, dashboard, api, cus
     with page.expect_download() as download:
         page.click(".download-link")
     downloaded = open(download.value.path(), "rb").read()
-    api_csv = requests.post(f"{api}/predict", files={"file": ("c.csv", content)}, headers={"Accept": "text/csv"},
-                            timeout=60).content
-    assert downloaded == api_csv
+    assert downloaded == api_csv  # the API's own ranked CSV answer, every digit, as a real download
     assert download.value.suggested_filename == "customers-scored.csv"
+    assert page.get_attribute(".download-link", "href").startswith("/voila/downloads/")
     assert not browser.refused or all("cdn." in u for u in browser.refused)  # only optional icon fonts asked
 
 
@@ -137,6 +199,21 @@ def test_bad_csv_shows_a_readable_message(browser, dashboard, customers_csv, tmp
     message = page.inner_text(".problems")
     assert "Age (row 3): expected a number" in message and "{" not in message
     page.screenshot(path=str(SCREENSHOTS / "5-bad-csv.png"), full_page=True)
+
+    # a column named <script> is text on the page: in the preview, and in the API's message
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    hostile = tmp_path / "hostile.csv"
+    hostile.write_text("<script>alert(1)</script>,<b>bold</b>\n1,<img src=x onerror=alert(2)>\n")
+    upload(page, hostile)
+    page.wait_for_selector("text=hostile.csv: 1 rows", timeout=60_000)
+    page.click("button:has-text('Predict')")
+    page.wait_for_selector(".problems", timeout=60_000)
+    assert "<script>alert(1)</script>" in page.inner_text(".problems")  # named as text
+    assert "<script>alert(1)</script>" in page.inner_text("table.preview")
+    assert page.locator("table.preview img, table.preview b, .problems b:text-is('bold')").count() == 0
+    assert dialogs == []
+    page.screenshot(path=str(SCREENSHOTS / "15-script-column-as-text.png"), full_page=True)
 
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes("a,b\n1,caf\u00e9\n".encode("latin-1"))
@@ -189,18 +266,25 @@ def test_api_down_says_so_plainly(browser, tmp_path):
         stop_process(process)
 
 
-def test_a_50_mb_upload_reaches_the_kernel(browser, dashboard, tmp_path):
+def test_a_50_mb_upload_is_scored_once_and_downloaded_over_http(browser, dashboard, api, tmp_path):
     big = tmp_path / "big.csv"
-    frame = pd.read_csv(TRAIN_CSV)
-    with open(big, "w") as handle:
-        frame.to_csv(handle, index=False)
-        while big.stat().st_size < 50 * 1024 * 1024:
-            frame.to_csv(handle, index=False, header=False)
+    frame = pd.read_csv(TEST_CSV)
+    with open(big, "w") as handle:  # ~50 MB of real rows, repeated (under the API's million rows)
+        frame.head(0).to_csv(handle, index=False)
+        start = 0
+        while handle.tell() < 50 * 1024 * 1024:
+            frame.iloc[start:start + 10_000].to_csv(handle, index=False, header=False)
+            start = (start + 10_000) % len(frame)
     rows = sum(1 for _ in open(big)) - 1
     head = pd.read_csv(big, nrows=5, dtype=str, keep_default_na=False)  # the preview shows cells as sent
     page = open_dashboard(browser, dashboard)
     upload(page, big)
+    # the browser's own bar follows the upload to the kernel
+    page.wait_for_selector(".upload-progress progress", state="attached", timeout=60_000)
+    assert int(page.get_attribute(".upload-progress", "data-total")) >= big.stat().st_size
+    page.screenshot(path=str(SCREENSHOTS / "14-upload-progress.png"), full_page=True)
     page.wait_for_selector(f"text={rows:,} rows", timeout=240_000)
+    expect(page.locator(".upload-progress progress")).to_have_count(0)  # done: the kernel has the file
     page.screenshot(path=str(SCREENSHOTS / "8-large-upload.png"), full_page=True)
     # the kernel got all of it: the status counts every row and column, the preview shows the first rows
     assert f"big.csv: {rows:,} rows, {len(head.columns)} columns" in page.inner_text("body")
@@ -210,11 +294,42 @@ def test_a_50_mb_upload_reaches_the_kernel(browser, dashboard, tmp_path):
     shown = page.eval_on_selector_all("table.preview tbody tr",
                                       "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))")
     assert shown == head.values.tolist()
-    expect(page.locator("button:has-text('Predict')")).to_be_enabled()  # accepted: it can be scored
+    expect(page.locator("button:has-text('Predict')")).to_be_enabled()
+
+    # Predict: the bar moves through the stages, in order, and ends at 100
+    seen = follow_predict(page, timeout=900)
+    stages = list(dict.fromkeys(stage for stage, _ in seen))
+    assert stages[0] == "check" and stages[-1] == "done" and "score" in stages and len(stages) >= 4
+    assert stages == sorted(stages, key=["check", "send", "score", "receive", "table", "charts", "done"].index)
+    assert [p for _, p in seen] == sorted(p for _, p in seen) and seen[-1][1] == 100
+    page.screenshot(path=str(SCREENSHOTS / "16-large-predicted.png"), full_page=True)
+    assert f"Scored {rows:,} customers" in page.inner_text(".scored")
+
+    # the download is a plain file the server serves: fetched over HTTP, it is the API's own answer
+    href = page.get_attribute(".download-link", "href")
+    assert href.startswith("/voila/downloads/") and not href.startswith("data:")
+    downloaded = tmp_path / "downloaded.csv"
+    with requests.get(dashboard.rstrip("/") + href, stream=True, timeout=600) as answer:
+        assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/csv")
+        assert "attachment" in answer.headers["Content-Disposition"] and "big-scored.csv" in \
+            answer.headers["Content-Disposition"]
+        with open(downloaded, "wb") as out:
+            for chunk in answer.iter_content(1024 * 1024):
+                out.write(chunk)
+    api_csv = api_ranked_csv(api, big.read_bytes())
+    ours = pd.read_csv(downloaded, dtype=str, keep_default_na=False)
+    theirs = pd.read_csv(io.BytesIO(api_csv), dtype=str, keep_default_na=False)
+    assert len(ours) == len(theirs) == rows and list(ours.columns) == list(theirs.columns)
+    assert {"probability", "label", "rank"} <= set(ours.columns) and ours["rank"].iloc[0] == "1"
+    for position in (0, 1, 12_345, rows // 2, rows - 1):
+        assert ours.iloc[position].tolist() == theirs.iloc[position].tolist()
+    assert hashlib.sha256(downloaded.read_bytes()).digest() == hashlib.sha256(api_csv).digest()
 
 
-def test_idle_kernels_are_culled(browser, api, tmp_path):
-    process, url = start_dashboard(api, tmp_path / "voila.log", DASHBOARD_CULL_IDLE_SECONDS="4")
+def test_an_idle_page_says_its_session_was_closed_and_idle_kernels_are_culled(browser, api, customers_csv,
+                                                                                 tmp_path):
+    process, url = start_dashboard(api, tmp_path / "voila.log", DASHBOARD_CULL_IDLE_SECONDS="8")
+    downloads = Path(glob.glob(f"{tempfile.gettempdir()}/automl-dashboard-downloads-{process.pid}-*")[0])
 
     def kernels() -> int:
         alive = 0
@@ -228,6 +343,29 @@ def test_idle_kernels_are_culled(browser, api, tmp_path):
     try:
         page = open_dashboard(browser, url)
         assert kernels() >= 1  # one per page load (the readiness check loaded the page too)
+        upload(page, customers_csv)
+        page.wait_for_selector("text=400 rows", timeout=60_000)
+        page.click("button:has-text('Predict')")
+        page.wait_for_selector(".download-link", timeout=120_000)
+        href = page.get_attribute(".download-link", "href")
+        assert requests.get(url.rstrip("/") + href, timeout=30).status_code == 200
+        kernel_folder = downloads / href.split("/")[3]
+        assert kernel_folder.is_dir()
+
+        # left alone, the page's kernel is culled: the page says so instead of failing silently
+        page.wait_for_selector(".session-ended", timeout=90_000)
+        assert page.get_attribute(".session-ended", "data-reason") == "culled"
+        message = page.inner_text(".session-ended")
+        assert "not used for 8 seconds" in message and "Reload the page" in message
+        page.screenshot(path=str(SCREENSHOTS / "17-session-closed.png"), full_page=True)
+        deadline = time.time() + 60  # its files go with it
+        while time.time() < deadline and kernel_folder.exists():
+            time.sleep(1)
+        assert not kernel_folder.exists() and requests.get(url.rstrip("/") + href, timeout=30).status_code == 404
+        page.click(".session-ended button")
+        page.wait_for_selector(".model-card", timeout=120_000)
+        assert page.locator(".session-ended").count() == 0  # a fresh session
+
         page.context.close()
         deadline = time.time() + 60
         while time.time() < deadline and kernels():
@@ -235,3 +373,4 @@ def test_idle_kernels_are_culled(browser, api, tmp_path):
         assert kernels() == 0
     finally:
         stop_process(process)
+    assert not downloads.exists()  # the server removes its downloads when it stops

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
+import time
+from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
 from . import dashboard as view
+from .dashboard_server import DownloadFolder
 from .errors import DataContractError
 
 log = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ table.drift th, table.drift td, table.history th, table.history td { padding: 2p
 .alias-champion { background: #2e7d32; color: white; }
 .reasons ol { margin: 2px 0; }
 .fit { margin: 2px 0 6px 0; }
+.predict-stage { font-size: 13px; color: #333; }
+.upload-progress { font-size: 13px; color: #333; }
 </style>"""
 
 #: The parts of the results each problem type shows (the ranked table, drift and download always show).
@@ -46,15 +50,19 @@ class Dashboard:
     """Model card, upload, preview, Predict, ranked table, charts, threshold slider and download; the charts
     and controls follow the served model's problem type (see :data:`SECTIONS`)."""
 
-    def __init__(self, settings: view.DashboardSettings | None = None):
+    def __init__(self, settings: view.DashboardSettings | None = None, downloads: DownloadFolder | None = None):
         self.settings = settings or view.DashboardSettings.load()
         self.client = view.ApiClient(self.settings)
+        self.downloads = downloads or DownloadFolder.from_environment()
         self.card: dict | None = None
         self.upload_name, self.upload_content = "", b""
         self.table = pd.DataFrame()
+        self.order = np.empty(0, dtype=int)  # the rows shown, in order (sort and search applied)
         self.probability = np.empty(0)
         self.page_number = 0
         self.problem = "binary"
+        self._quiet = False  # set while the page moves the table controls itself
+        self._uploads = 0
 
         limit_mb = self.settings.max_upload_bytes / (1024 * 1024)
         self.card_box = widgets.HTML(layout=widgets.Layout(margin="0 0 8px 0"))
@@ -62,16 +70,26 @@ class Dashboard:
         self.upload = widgets.FileUpload(accept=".csv,.gz,.csv.gz", multiple=False,
                                          description="Upload CSV")
         self.upload_help = widgets.HTML(f"<small>CSV or .csv.gz with a header row, up to {limit_mb:.0f} MB.</small>")
+        self.upload_progress = widgets.HTML(self._progress_slot())
         self.status = widgets.HTML()
         self.preview_box = widgets.HTML()
         self.predict_button = widgets.Button(description="Predict", button_style="primary", disabled=True)
-        self.progress = widgets.IntProgress(value=0, min=0, max=3, description="",
+        self.progress = widgets.IntProgress(value=0, min=0, max=100, description="",
                                             layout=widgets.Layout(visibility="hidden", width="240px"))
+        self.stage = widgets.HTML()
         self.messages = widgets.HTML()
         self.table_box = widgets.HTML()
+        self.sort_by = widgets.Dropdown(description="Sort by", options=["rank"], value="rank",
+                                        layout=widgets.Layout(width="260px"))
+        self.sort_order = widgets.Dropdown(description="Order", options=[("ascending", False), ("descending", True)],
+                                           value=False, layout=widgets.Layout(width="200px"))
+        self.search = widgets.Text(description="Search", placeholder="text in any column, then Enter",
+                                   continuous_update=False, layout=widgets.Layout(width="320px"))
         self.prev_button = widgets.Button(description="Previous", disabled=True)
         self.next_button = widgets.Button(description="Next", disabled=True)
         self.page_label = widgets.Label()
+        self.page_input = widgets.BoundedIntText(value=1, min=1, max=1, description="Go to page",
+                                                 layout=widgets.Layout(width="170px"))
         self.histogram = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
         self.gains = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
         self.threshold = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.005, readout_format=".3f",
@@ -80,7 +98,6 @@ class Dashboard:
         self.above_label = widgets.HTML()
         self.download_box = widgets.HTML()
         self.drift_box = widgets.HTML()
-        self.scored = pd.DataFrame()
         self.customer = widgets.Dropdown(description="Customer", options=[], layout=widgets.Layout(width="420px"))
         self.reasons_box = widgets.HTML()
         self.reasons_chart = widgets.Image(format="png", layout=widgets.Layout(width="480px", display="none"))
@@ -97,15 +114,17 @@ class Dashboard:
         self.reasons_note = widgets.HTML("<p><i>Per-row explanations are shown for binary models only.</i></p>")
         self.results = widgets.VBox([
             self.drift_box,
-            self.ranking_title, self.table_box,
-            widgets.HBox([self.prev_button, self.page_label, self.next_button]),
+            self.ranking_title,
+            widgets.HBox([self.sort_by, self.sort_order, self.search]),
+            self.table_box,
+            widgets.HBox([self.prev_button, self.page_label, self.next_button, self.page_input]),
             self.binary_charts, self.threshold_row, self.problem_charts, self.fit_box,
             self.reasons_section, self.reasons_note,
             self.download_box,
         ], layout=widgets.Layout(display="none"))
         scoring = widgets.VBox([
-            widgets.HBox([self.upload, self.upload_help]), self.status, self.preview_box,
-            widgets.HBox([self.predict_button, self.progress]), self.messages, self.results,
+            widgets.HBox([self.upload, self.upload_help, self.upload_progress]), self.status, self.preview_box,
+            widgets.HBox([self.predict_button, self.progress, self.stage]), self.messages, self.results,
         ])
         self.history_box = widgets.HTML()
         self.history_refresh = widgets.Button(description="Refresh")
@@ -120,11 +139,20 @@ class Dashboard:
         self.predict_button.on_click(lambda _: self.on_predict())
         self.prev_button.on_click(lambda _: self.show_page(self.page_number - 1))
         self.next_button.on_click(lambda _: self.show_page(self.page_number + 1))
+        self.page_input.observe(lambda change: self._unless_quiet(self.show_page, change["new"] - 1), names="value")
+        for control in (self.sort_by, self.sort_order, self.search):
+            control.observe(lambda _: self._unless_quiet(self.rearrange), names="value")
         self.threshold.observe(lambda change: self.show_threshold(change["new"]), names="value")
         self.history_refresh.on_click(lambda _: self.load_history())
         self.customer.observe(lambda change: self.show_reasons(change["new"]), names="value")
         self.tabs.observe(lambda change: self.load_history() if change["new"] == 1 else None, names="selected_index")
         self.load_card()
+
+    def show(self) -> None:
+        """Display the page: its script (the culled-session message, the upload's progress), then the widgets."""
+        from IPython.display import HTML, display
+
+        display(HTML(view.page_script(self.settings.cull_idle_seconds)), self.widget)
 
     # ------------------------------------------------------------------------------------------ steps
 
@@ -138,10 +166,18 @@ class Dashboard:
                                                   f"{exc} Try again in a moment.")
             self.retry.layout.display = "inline-flex"
         else:
-            self.card_box.value = view.card_html(self.card)
+            self.card_box.value = view.card_html(self.card, self._run_url())
             self.retry.layout.display = "none"
             self.threshold.value = float(self.card.get("threshold") or 0.5)
         self._enable_predict()
+
+    def _run_url(self) -> str | None:
+        """The served version's training run in the MLflow UI (``GET /models``), or None."""
+        try:
+            versions = self.client.models().get("versions") or []
+        except (view.ApiUnavailable, view.ApiRejected):
+            return None
+        return next((v.get("run_url") for v in versions if v.get("version") == (self.card or {}).get("version")), None)
 
     def load_history(self) -> None:
         """Fetch ``GET /models`` into the history tab."""
@@ -157,74 +193,129 @@ class Dashboard:
             return
         uploaded = files[0]
         self.upload_name, self.upload_content = uploaded["name"], bytes(uploaded["content"])
+        self.upload.value = ()  # the kernel keeps one copy; the widget (and the browser) none
         self.results.layout.display = "none"
         self.messages.value = ""
         self.preview_box.value = ""
+        self.progress.layout.visibility = "hidden"
+        self.stage.value = ""
+        self.status.value = view.reading_html(self.upload_name, len(self.upload_content))
         try:
             head, rows = view.preview(self.upload_content, self.settings.max_upload_bytes)
         except DataContractError as exc:
-            self.status.value = f"<b>{self.upload_name}</b>"
+            self.upload_progress.value = self._progress_slot()  # the browser's upload bar has done its job
+            self.status.value = view.upload_status_html(self.upload_name)
             self.messages.value = view.problems_html(str(exc), exc.problems)
             self.upload_content = b""
         else:
-            self.status.value = f"<b>{self.upload_name}</b>: {rows:,} rows, {len(head.columns)} columns"
+            self.upload_progress.value = self._progress_slot()
+            self.status.value = view.upload_status_html(self.upload_name, rows, len(head.columns))
             self.preview_box.value = view.table_html(head, "preview")
         self._enable_predict()
 
     def on_predict(self) -> None:
         """Score the upload through the API, in the background so the page stays live."""
         self.predict_button.disabled = True
-        self.progress.layout.visibility = "visible"
-        self.progress.value = 1
+        self.results.layout.display = "none"  # the old results (and their download) make way
         self.progress.bar_style = "info"
-        self.messages.value = "<i>Scoring…</i>"
+        self.progress.layout.visibility = "visible"
+        self.messages.value = ""
+        self.set_stage("check")
         threading.Thread(target=self._predict, daemon=True).start()
 
+    def set_stage(self, stage: str, fraction: float = 0.0, detail: str = "") -> None:
+        """Move the progress bar to ``fraction`` of Predict's ``stage`` and say what is being done."""
+        self.progress.value = view.stage_percent(stage, fraction)
+        self.stage.value = view.stage_html(stage, fraction, detail)
+
     def _predict(self) -> None:
+        started = time.monotonic()
         try:
-            ranked, scored_csv = self.client.predict(self.upload_name, self.upload_content)
-            self.progress.value = 2
-            self.show_results(ranked, scored_csv)
+            checked = view.check_upload(self.upload_content, self.card, self.settings.max_upload_bytes,
+                                        step=lambda fraction, what: self.set_stage("check", fraction, what))
+            self.set_stage("send", 0, view.sent_text(0, len(self.upload_content)))
+            answer = self.client.predict(
+                self.upload_name, self.upload_content, self.downloads.new_file(view.scored_filename(self.upload_name)),
+                drift=checked.drift is None, sent=_every_percent(self._sent, checked.rows),
+                received=_every_percent(self._received))
+            self.set_stage("table", 0, f"{checked.rows:,} rows")
+            # what was checked here (the same rules as the API's), else what the API's headers say
+            warnings = checked.warnings if checked.schema_checked else answer.warnings
+            drift = checked.drift if checked.drift is not None else answer.drift
+            self.show_results(answer.path, {"rows": checked.rows, "model": answer.model, "version": answer.version,
+                                            "warnings": warnings, "drift": drift})
+        except DataContractError as exc:  # the API's own rules, checked before sending
+            self.messages.value = view.problems_html(str(exc), exc.problems)
+            self._stopped("the file cannot be scored (see below).")
         except view.ApiRejected as exc:
             self.messages.value = view.problems_html(exc.detail, exc.problems)
-            self.progress.bar_style = "danger"
+            self._stopped("the prediction service refused the file (see below).")
         except view.ApiUnavailable as exc:
             self.messages.value = view.alert_html("The prediction service is unavailable.", exc)
-            self.progress.bar_style = "danger"
+            self._stopped("the prediction service is unavailable.")
         except Exception as exc:  # noqa: BLE001 - a page must show what went wrong, not die
             log.exception("prediction failed")
             self.messages.value = view.alert_html("Scoring failed:", exc)
-            self.progress.bar_style = "danger"
+            self._stopped("scoring failed (see below).")
         else:
-            self.progress.value = 3
+            self.set_stage("done", 1, f"{checked.rows:,} rows scored in {time.monotonic() - started:.1f} s")
             self.progress.bar_style = "success"
         finally:
-            self.progress.layout.visibility = "hidden"
             self._enable_predict()
 
-    def show_results(self, ranked: dict, scored_csv: bytes) -> None:
-        """The ranked table, the problem type's charts (and threshold count), and the download link."""
+    def _stopped(self, why: str) -> None:
+        self.progress.bar_style = "danger"
+        self.stage.value = view.stopped_html(why)
+
+    def _sent(self, done: int, total: int, rows: int) -> None:
+        if done < total:
+            self.set_stage("send", done / total, view.sent_text(done, total))
+        else:
+            self.set_stage("score", 0, f"{rows:,} rows")
+
+    def _received(self, done: int, total: int) -> None:
+        self.set_stage("receive", done / total if total else 0.5, view.sent_text(done, total))
+
+    def show_results(self, scored_path: Path, scored: dict) -> None:
+        """The ranked table (from the API's ranked CSV answer at ``scored_path``), the problem type's charts
+        (and threshold count), and the download link; ``scored``: ``rows``, ``model``, ``version``,
+        ``warnings`` and ``drift`` (see :func:`automlkit.dashboard.scored_html`)."""
         card = self.card or {}
-        scored = pd.read_csv(io.BytesIO(scored_csv), dtype=str, keep_default_na=False)
-        predictions = ranked["predictions"]
-        ordered = scored.iloc[[p["row"] - 1 for p in predictions]]  # the upload in ranked order
         self.problem = view.problem_of(card)
-        self.table = view.ranked_table(ranked, scored, (card.get("input_schema") or {}).get("id_column"),
-                                       self.problem)
-        self.messages.value = view.scored_html(ranked)
-        self.drift_box.value = view.drift_html(ranked.get("drift"))
-        self.download_box.value = view.download_link(scored_csv, view.scored_filename(self.upload_name))
+        classes = view.classes_of(card)
+        self.table = view.ranked_table(view.read_scored(scored_path), (card.get("input_schema") or {}).get("id_column"),
+                                       self.problem, classes)
+        self.messages.value = view.scored_html({**scored, "rows": len(self.table)})
+        self.drift_box.value = view.drift_html(scored.get("drift"))
         self.ranking_title.value = f"<h3>{view.ranking_title(self.problem)}</h3>"
         self.show_sections(self.problem)
-        self.show_page(0)
-        self.scored = scored
+        self._quiet = True
+        try:
+            self.sort_by.options = list(self.table.columns)
+            self.sort_by.value, self.sort_order.value, self.search.value = "rank", False, ""
+        finally:
+            self._quiet = False
+        self.rearrange()
+        self.set_stage("charts", 0, f"{len(self.table):,} rows")
         if self.problem == "multiclass":
-            self.show_classes(predictions, ordered)
+            self.show_classes()
         elif self.problem == "regression":
-            self.show_regression(predictions, ordered)
+            self.show_regression()
         else:
-            self.show_binary(predictions, ordered)
+            self.show_binary()
+        self.download_box.value = self.download_link(Path(scored_path))  # last: the page is complete
         self.results.layout.display = "flex"
+
+    def download_link(self, path: Path) -> str:
+        """A link the browser downloads ``path`` from: served by the dashboard server, or (outside it) carried
+        in the page when small."""
+        name, size = view.scored_filename(self.upload_name), path.stat().st_size
+        if self.downloads.served:
+            return view.download_link(self.downloads.href(path), name, size)
+        if size <= view.INLINE_DOWNLOAD_BYTES:
+            return view.inline_download_link(path.read_bytes(), name)
+        return view.alert_html("No download:", f"a file of {view.megabytes(size)} needs the dashboard server "
+                                                "(`automl dashboard`) to serve it.")
 
     def show_sections(self, problem: str) -> None:
         """Show the parts of the results ``problem`` has (:data:`SECTIONS`), hide the others."""
@@ -232,23 +323,29 @@ class Dashboard:
         for name in {n for names in SECTIONS.values() for n in names}:
             getattr(self, name).layout.display = None if name in shown else "none"
 
-    def show_binary(self, predictions: list[dict], ordered: pd.DataFrame) -> None:
+    def show_binary(self) -> None:
         """Histogram, gains, threshold count, and the customers whose reasons can be asked for."""
-        self.probability = np.array([p["probability"] for p in predictions])
-        self.gains.value = view.gains_png(self.probability, view.target_labels(ordered, self.card or {}))
+        table = self.table
+        self.probability = pd.to_numeric(table["probability"], errors="coerce").to_numpy(dtype=float)
+        self.gains.value = view.gains_png(self.probability, view.target_labels(table, self.card or {}))
         self.show_threshold(self.threshold.value)
+        ids = table[self.id_column] if self.id_column in table.columns else None
         self.customer.options = [
-            (f"#{p['rank']} · id {p['id'] if p['id'] is not None else p['row']} · {p['probability']:.1%}", p["row"] - 1)
-            for p in predictions[:200]]  # the 200 most likely
+            (f"#{table['rank'].iat[i]} · id {ids.iat[i] if ids is not None else i + 1} · "
+             f"{self.probability[i]:.1%}", i) for i in range(min(200, len(table)))]  # the 200 most likely
         if self.customer.options:  # new options leave nothing selected: select the first, its reasons load
             self.customer.index = 0
 
-    def show_classes(self, predictions: list[dict], ordered: pd.DataFrame) -> None:
+    @property
+    def id_column(self) -> str | None:
+        return ((self.card or {}).get("input_schema") or {}).get("id_column")
+
+    def show_classes(self) -> None:
         """Predicted class counts; with the true classes, the confusion matrix and the accuracy."""
         self._no_binary()
-        classes, labels = view.classes_of(self.card), [p["label"] for p in predictions]
+        classes, labels = view.classes_of(self.card), self.table["label"].tolist()
         self.distribution.value = view.class_counts_png(view.class_counts(labels, classes))
-        truth = view.true_classes(ordered, self.card or {})
+        truth = view.true_classes(self.table, self.card or {})
         if truth is None:
             self._no_truth()
             return
@@ -257,12 +354,12 @@ class Dashboard:
         self.truth_chart.layout.display = "block"
         self.fit_box.value = view.accuracy_html(matrix)
 
-    def show_regression(self, predictions: list[dict], ordered: pd.DataFrame) -> None:
+    def show_regression(self) -> None:
         """Histogram of the predictions; with the actual values, predicted against actual, RMSE and MAE."""
         self._no_binary()
-        predicted = np.array([p["prediction"] for p in predictions], dtype=float)
+        predicted = pd.to_numeric(self.table["prediction"], errors="coerce").to_numpy(dtype=float)
         self.distribution.value = view.prediction_histogram_png(predicted)
-        actual = view.actual_values(ordered, self.card or {})
+        actual = view.actual_values(self.table, self.card or {})
         if actual is None:
             self._no_truth()
             return
@@ -279,11 +376,11 @@ class Dashboard:
         self.fit_box.value = ""
 
     def show_reasons(self, position: int | None) -> None:
-        """The top reasons (SHAP contributions) for the customer at scored-row ``position``."""
-        if position is None or self.scored.empty:
+        """The top reasons (SHAP contributions) for the customer at ranked-table row ``position``."""
+        if position is None or self.table.empty:
             return
         try:
-            record = view.customer_record(self.scored, position, view.classes_of(self.card))
+            record = view.customer_record(self.table, position, view.classes_of(self.card))
             answer = self.client.explain(record)
         except (view.ApiUnavailable, view.ApiRejected) as exc:
             self.reasons_box.value = view.alert_html("No explanation:", exc)
@@ -295,13 +392,26 @@ class Dashboard:
             self.reasons_chart.value = view.reasons_png(answer)
         self.reasons_chart.layout.display = "block" if available else "none"
 
+    def rearrange(self) -> None:
+        """Apply the sort column, its direction and the search to the ranked table; back to its first page."""
+        self.order = view.arrange(self.table, self.sort_by.value, bool(self.sort_order.value), self.search.value)
+        self.show_page(0)
+
     def show_page(self, number: int) -> None:
-        """Page ``number`` of the ranked table."""
-        total = view.pages(self.table)
-        self.page_number = min(max(number, 0), total - 1)
-        shown = view.page(self.table, self.page_number)
-        self.table_box.value = view.table_html(shown, "ranked")
-        self.page_label.value = f"page {self.page_number + 1} of {total}"
+        """Page ``number`` (0-based) of the ranked table as sorted and searched."""
+        total = view.pages(self.order)
+        self.page_number = view.clamp_page(number, self.order)
+        shown = view.shown_rows(view.page(self.table, self.page_number, positions=self.order),
+                                view.classes_of(self.card))
+        self.table_box.value = (view.table_html(shown, "ranked") if len(shown) else
+                                "<p class='no-match'>No row matches the search.</p>")
+        self.page_label.value = view.page_text(self.page_number, self.order, len(self.table), self.search.value)
+        self._quiet = True
+        try:
+            self.page_input.max = total
+            self.page_input.value = self.page_number + 1
+        finally:
+            self._quiet = False
         self.prev_button.disabled = self.page_number == 0
         self.next_button.disabled = self.page_number >= total - 1
 
@@ -314,5 +424,28 @@ class Dashboard:
         self.above_label.value = (f"<span class='above-count'>{count:,}</span> of {len(self.probability):,} "
                                   f"customers at or above {threshold:.3f}")
 
+    def _unless_quiet(self, action, *args) -> None:
+        if not self._quiet:
+            action(*args)
+
+    def _progress_slot(self) -> str:
+        """An empty slot for the browser's upload bar (a new value each time, so the widget redraws it)."""
+        self._uploads += 1
+        return f"<span class='upload-progress' data-round='{self._uploads}'></span>"
+
     def _enable_predict(self) -> None:
         self.predict_button.disabled = not (self.card and self.upload_content)
+
+
+def _every_percent(report, *extra):
+    """``report(done, total, *extra)``, called only when another percent is done (or at the end): a progress
+    message per chunk would flood the page's websocket."""
+    last = [-1]
+
+    def call(done: int, total: int) -> None:
+        percent = int(100 * done / total) if total else done // (1024 * 1024)
+        if percent != last[0] or done == total:
+            last[0] = percent
+            report(done, total, *extra)
+
+    return call
