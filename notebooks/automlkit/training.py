@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import logging
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +31,8 @@ from .problems import DECISION_METRIC, DEFAULT_SORT_METRIC, METRIC_DIRECTIONS, P
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
 from .settings import DEFAULT_MODEL_NAME, TrainingSettings
 from .split import holdout_mask
+
+log = logging.getLogger(__name__)
 
 #: What the logged pyfunc model imports (its code travels with it, ``code_paths``), at the versions
 #: pyproject.toml pins: a fresh environment built by MLflow's environment managers can load and serve it.
@@ -258,11 +261,21 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
         verbosity="info",  # its event log (models started and finished, time left) streams with the notebook
     )
     aml.train(x=schema.model_features, y=schema.target, training_frame=train)
-    if extra:
-        base = [m for m in aml.leaderboard.as_data_frame(use_multi_thread=False)["model_id"]
-                if not m.startswith("StackedEnsemble")] + [m.model_id for m in extra]
+    # AutoML may build nothing in what is left of the budget (a busy machine): H2O's make_leaderboard then
+    # fails with a NullPointerException, so an empty AutoML is left out and the run goes on with the rest
+    automl_ids = (aml.leaderboard.as_data_frame(use_multi_thread=False)["model_id"].tolist()
+                  if aml.leaderboard.nrows else [])
+    if not automl_ids:
+        log.warning("AutoML built no model within %s s; the leaderboard has only %s", budget,
+                    [m.model_id for m in extra] or "nothing")
+    base = [m for m in automl_ids if not m.startswith("StackedEnsemble")] + [m.model_id for m in extra]
+    if extra and len(base) >= 2:
         extra.append(stack(base, train, schema, params, model_id=f"StackedEnsemble_WithTuned_{int(time.time())}"))
-    board = h2o.make_leaderboard([aml, *extra], sort_metric=params.sort_metric,
+    sources = ([aml] if automl_ids else []) + extra
+    if not sources:
+        raise ModelError(f"AutoML built no model within max_runtime_secs={params.max_runtime_secs}: give it more "
+                         "time or fewer rows")
+    board = h2o.make_leaderboard(sources, sort_metric=params.sort_metric,
                                  extra_columns=["algo", "training_time_ms"], scoring_data="xval")
     board = board.as_data_frame(use_multi_thread=False)
     return Trained(board=board, automl=aml)
