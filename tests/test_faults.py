@@ -70,18 +70,23 @@ def test_api_retries_mlflow_until_it_returns_and_keeps_serving_when_it_goes(api_
 
 
 def _training(tracking_uri: str, data: Path, model: str, output_dir: Path, *extra: str) -> subprocess.Popen:
+    """``run_training`` in its own process group; its log (the notebook's output streams into it, far more
+    than a pipe holds unread) goes to a file, ``process.log_path``."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-    return subprocess.Popen(
+    log_path = output_dir / f"train-{model}-{time.monotonic_ns()}.log"
+    process = subprocess.Popen(
         [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *SMALL_BUDGET,
          "-p", "max_runtime_secs", "120", "-p", "model_name", model, "-p", "experiment_name", model, *extra,
          "--output-dir", str(output_dir)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"), text=True, start_new_session=True)
+    process.log_path = log_path
+    return process
 
 
 def _running_on_h2o(client: MlflowClient, experiment: str, process: subprocess.Popen, known: set[str]):
     """The newest parent run of ``experiment`` not in ``known`` once it is training on H2O."""
     def found():
-        assert process.poll() is None, process.stderr.read()[-3000:]
+        assert process.poll() is None, process.log_path.read_text()[-3000:]
         exp = client.get_experiment_by_name(experiment)
         runs = client.search_runs([exp.experiment_id]) if exp else []
         return next((r for r in runs if "h2o_url" in r.data.tags and r.info.run_id not in known), None)
@@ -146,7 +151,7 @@ def test_h2o_dying_during_training_marks_the_run_failed_with_the_reason(mlflow_s
             time.sleep(8)
             os.killpg(node.pid, signal.SIGKILL)  # the JVM dies under the running AutoML
             process.wait(timeout=300)
-            stderr = process.stderr.read()
+            stderr = process.log_path.read_text()
         finally:
             stop_process(process)
     finally:
