@@ -62,13 +62,33 @@ def _needs_quoting(classes: list[str]) -> bool:
     return any(any(ch in c for ch in ',"\r\n') or has_formulas(c) for c in classes)
 
 
+#: The longest ``X-Warnings`` header: HTTP clients refuse header lines past 64 KB (Python's at 65,536 bytes)
+#: and proxies far sooner; a column name of a megabyte must not break the answer.
+MAX_WARNINGS_HEADER = 8192
+#: Characters of a column name or message kept in the header (the JSON answer keeps them whole).
+MAX_WARNING_TEXT = 200
+
+
+def _short(text: str | None) -> str | None:
+    return text if text is None or len(text) <= MAX_WARNING_TEXT else text[:MAX_WARNING_TEXT] + "…"
+
+
 def warnings_header(scored: Scored) -> dict[str, str]:
     """``X-Warnings``: the per-row warnings (the JSON answer's ``warnings``) as a JSON array, ASCII-escaped, on
-    every answer that has any; the CSV answer has nowhere else to carry them."""
+    every answer that has any; the CSV answer has nowhere else to carry them. Long texts are cut, and past
+    :data:`MAX_WARNINGS_HEADER` the rest is counted in a last entry."""
     if not scored.warnings:
         return {}
-    return {"X-Warnings": json.dumps([w.to_dict() for w in scored.warnings], ensure_ascii=True,
-                                     separators=(",", ":"))}
+    kept: list[dict] = []
+    for position, warning in enumerate(scored.warnings):
+        entry = {**warning.to_dict(), "column": _short(warning.column), "message": _short(warning.message)}
+        rest = len(scored.warnings) - position
+        if len(json.dumps([*kept, entry], ensure_ascii=True)) > MAX_WARNINGS_HEADER - 120:
+            kept.append({"column": None, "message": f"{rest} more warnings: see the JSON answer", "rows": [],
+                         "count": rest})
+            break
+        kept.append(entry)
+    return {"X-Warnings": json.dumps(kept, ensure_ascii=True, separators=(",", ":"))}
 
 
 def drift_header(scored: Scored) -> dict[str, str]:

@@ -329,6 +329,17 @@ def test_unknown_columns_are_named_and_a_csv_answer_carries_the_warnings_in_a_he
     assert "X-Warnings" not in upload(client, pd.DataFrame([ROW]).to_csv(index=False).encode()).headers
 
 
+
+def test_the_warnings_header_stays_small_whatever_the_column_names(client):
+    huge = {**ROW, "x" * 100_000: 1, **{f"extra_{i}": i for i in range(300)}}
+    answer = upload(client, pd.DataFrame([huge]).to_csv(index=False).encode(), headers={"Accept": "text/csv"})
+    header = answer.headers["X-Warnings"]
+    assert answer.status_code == 200 and len(header) <= 8192
+    shown = json.loads(header)
+    assert shown[0]["column"] == "x" * 200 + "…" and shown[-1]["message"].endswith("more warnings: see the JSON answer")
+    assert len(shown) - 1 + shown[-1]["count"] == 301  # every unknown column is counted
+
+
 def test_a_number_outside_the_training_range_is_scored_with_a_warning(client, meta):
     age = next(c for c in meta["schema"]["columns"] if c["name"] == "Age")
     body = predict(client, [ROW, {**ROW, "Age": 200}])
