@@ -120,7 +120,8 @@ HOSTILE = {
                          json.dumps({"records": [{**ROW, "Gender": "M" * 500_000}]}).encode(), {200},
                          "Gender: unseen category ['MMM"),
     "very long column name": ({"content-type": "text/csv"},
-                              f"{HEADER},{'x' * 200_000}\n{LINE},1\n".encode(), {200}, ""),
+                              f"{HEADER},{'x' * 200_000}\n{LINE},1\n".encode(), {200},
+                              "not a column of the model: passed through, not scored"),  # named, not refused
     "mismatched quoting": ({"content-type": "text/csv"}, f'{HEADER}\n"{LINE}\n{LINE}\n'.encode(), {400, 422}, ""),
     "quote inside a field": ({"content-type": "text/csv"},
                              (HEADER + "\n" + LINE.replace("Male", 'Ma"le') + "\n").encode(), {200},
