@@ -63,16 +63,15 @@ def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | No
         return None
 
 
-def score_holdout(model_uri: str, holdout: pd.DataFrame, y_holdout: np.ndarray,
+def score_holdout(model, holdout: pd.DataFrame, y_holdout: np.ndarray,
                   schema: "Schema | None" = None) -> tuple[dict[str, float], float]:
-    """Load ``model_uri`` as pyfunc; its holdout metrics on ``holdout`` (those of ``schema``'s problem, the
-    model's own schema by default) and its rows/s scoring them (after a warm-up, so both models of a decision
-    are timed alike)."""
+    """A loaded pyfunc ``model``'s holdout metrics on ``holdout`` (those of ``schema``'s problem, the model's
+    own schema by default) and its rows/s scoring them (after a warm-up, so both models of a decision are
+    timed alike)."""
     # imported here: the API reads the registry through this module, and its image has no scikit-learn
     from .metrics import problem_metrics
     from .scoring import scores_of
 
-    model = mlflow.pyfunc.load_model(model_uri)
     schema = schema or model_schema(model)
     model.predict(holdout.iloc[:500])
     started = time.perf_counter()
@@ -110,9 +109,10 @@ def champion_or_challenger(model_name: str, new_version: str, metric: str, highe
     one of another problem type, target or classes (it does not compete); the reason says which.
     """
     client = MlflowClient()
-    new_uri = f"models:/{model_name}/{new_version}"
-    new_schema = model_schema(mlflow.pyfunc.load_model(new_uri))
-    scores, new_speed = score_holdout(new_uri, holdout, y_holdout, new_schema)
+    # each version is loaded once: a load starts its MOJO and checks the native path
+    new_model = mlflow.pyfunc.load_model(f"models:/{model_name}/{new_version}")
+    new_schema = model_schema(new_model)
+    scores, new_speed = score_holdout(new_model, holdout, y_holdout, new_schema)
     new_value = scores[metric]
     current = alias_version(client, model_name, champion_alias)
     champion_value = champion_speed = None
@@ -124,8 +124,7 @@ def champion_or_challenger(model_name: str, new_version: str, metric: str, highe
             other = _not_comparable(new_schema, model_schema(champion_model))
             if other:
                 raise _NotComparable(other)
-            champion_scores, champion_speed = score_holdout(f"models:/{model_name}/{current}", holdout, y_holdout,
-                                                            new_schema)
+            champion_scores, champion_speed = score_holdout(champion_model, holdout, y_holdout, new_schema)
             champion_value = champion_scores[metric]
         except _NotComparable as exc:
             promoted, reason = True, f"champion v{current} does not compete: {exc}"
