@@ -1,24 +1,20 @@
-"""Scored rows as the API's answers: JSON, or CSV that keeps the caller's own lines.
-
-CSV answers append ``probability`` and ``label`` to the caller's lines when that is safe, so pass-through
-columns come back exactly as they were sent; text a spreadsheet would run as a formula comes back prefixed
-with ``'`` (``automlkit.spreadsheet``).
-"""
+"""Scored rows as the API's answers: JSON, or CSV (``automlkit.answers``: the caller's own lines plus the
+model's columns, spreadsheet-safe; ``automl score`` writes the same), and the headers that carry warnings
+and drift."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
 import orjson
-import pandas as pd
 
-from automlkit.schema import parse_csv
+from automlkit.answers import csv_body
 from automlkit.scoring import Scored
-from automlkit.spreadsheet import has_formulas, neutralise_frame
 
 from .model_store import ServedModel
+
+__all__ = ["csv_body", "drift_header", "json_body", "warnings_header"]
 
 
 def _prediction_fields(scored: Scored, positions: np.ndarray) -> list[dict]:
@@ -57,11 +53,6 @@ def json_body(served: ServedModel, scored: Scored, order: np.ndarray | None) -> 
     return orjson.dumps(body)
 
 
-def _needs_quoting(classes: list[str]) -> bool:
-    """Whether class names (in column names and labels) need CSV quoting or could read as a formula."""
-    return any(any(ch in c for ch in ',"\r\n') or has_formulas(c) for c in classes)
-
-
 #: The longest ``X-Warnings`` header: HTTP clients refuse header lines past 64 KB (Python's at 65,536 bytes)
 #: and proxies far sooner; a column name of a megabyte must not break the answer.
 MAX_WARNINGS_HEADER = 8192
@@ -97,38 +88,3 @@ def drift_header(scored: Scored) -> dict[str, str]:
         return {}
     drifted = [f"{r['column']}={r['psi']:.3f}" for r in scored.drift if r["drifted"]]
     return {"X-Drift": ",".join(drifted) or "none"}
-
-
-def _plain_lines(text: str | None, rows: int) -> list[str] | None:
-    """The CSV's lines when each line is exactly one row (no quoting, no blank lines, no formula text)."""
-    if text is None or '"' in text or has_formulas(text):
-        return None
-    lines = text.split("\n")
-    while lines and lines[-1] in ("", "\r"):
-        lines.pop()
-    if len(lines) != rows + 1:
-        return None
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    return None if any(not line for line in lines) else lines
-
-
-def csv_body(scored: Scored, order: np.ndarray | None) -> str:
-    """The CSV answer: the input's columns as sent (formula text made inert), then the model's columns
-    (:attr:`Scored.columns`: ``probability``, ``label`` for a binary model) and ``rank`` when ordered."""
-    names = list(scored.columns)
-    lines = _plain_lines(scored.text, scored.rows)
-    if lines is not None and not (scored.problem == "multiclass" and _needs_quoting(scored.classes)):
-        cells = [",".join(row) for row in zip(*(v.astype(str) for v in scored.columns.values()))]
-        if order is None:
-            body = [f"{lines[i + 1]},{cells[i]}" for i in range(scored.rows)]
-            return "\n".join([lines[0] + "," + ",".join(names), *body]) + "\n"
-        body = [f"{lines[i + 1]},{cells[i]},{k}" for k, i in enumerate(order.tolist(), start=1)]
-        return "\n".join([lines[0] + "," + ",".join(names) + ",rank", *body]) + "\n"
-    # the cells as sent (numbers were parsed for scoring): text of a CSV, values of JSON records
-    table = parse_csv(scored.text) if scored.text is not None else pd.DataFrame(scored.records)
-    table = neutralise_frame(table.assign(**scored.columns))
-    if order is not None:
-        table = table.iloc[order].assign(rank=np.arange(1, len(order) + 1))
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()

@@ -6,6 +6,7 @@
     automl api --port 8000                     # the prediction API (uvicorn)
     automl dashboard --port 8866               # the Voilà dashboard
     automl h2o-node                            # one node of a compose H2O cloud (and its --check)
+    automl score customers.csv.gz scored.csv   # batch scoring of a CSV of any size, streaming
 
 Each subcommand is its module's own ``main``, so ``automl SUBCOMMAND --help`` lists its options.
 """
@@ -24,6 +25,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "api": ("automlkit.cli:api", [], "start the prediction API (uvicorn api.main:app)"),
     "dashboard": ("automlkit.dashboard_server:main", [], "start the Voilà dashboard"),
     "h2o-node": ("automlkit.h2o_cluster:main", ["--node"], "run one node of a compose H2O cloud"),
+    "score": ("automlkit.score_command:main", [], "score a CSV of any size with the champion, streaming"),
 }
 
 
