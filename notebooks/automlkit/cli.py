@@ -7,6 +7,7 @@
     automl dashboard --port 8866               # the Voilà dashboard
     automl h2o-node                            # one node of a compose H2O cloud (and its --check)
     automl score customers.csv.gz scored.csv   # batch scoring of a CSV of any size, streaming
+    automl score-spark customers/ scored/      # the same with Spark, for data sets beyond one machine
 
 Each subcommand is its module's own ``main``, so ``automl SUBCOMMAND --help`` lists its options.
 """
@@ -26,6 +27,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "dashboard": ("automlkit.dashboard_server:main", [], "start the Voilà dashboard"),
     "h2o-node": ("automlkit.h2o_cluster:main", ["--node"], "run one node of a compose H2O cloud"),
     "score": ("automlkit.score_command:main", [], "score a CSV of any size with the champion, streaming"),
+    "score-spark": ("automlkit.spark_scoring:main", [], "score a data set with Spark (mlflow spark_udf)"),
 }
 
 

@@ -67,3 +67,21 @@ class DataContractError(AutomlKitError, ValueError):
         self.problems = problems
         self.status = status
         super().__init__("; ".join(str(p) for p in problems))
+
+    @property
+    def about_rows(self) -> bool:
+        """Every problem names rows (a bad value), none the whole input (a missing column)."""
+        return all(p.rows for p in self.problems)
+
+    def cuts(self, first_row: int, size: int) -> list[int]:
+        """Where to split a failing batch of ``size`` rows numbered from ``first_row`` to isolate its bad rows
+        (0-based positions, both ends included): around every row named when the problems name all their rows,
+        else in the middle (a problem keeps only the first rows it names)."""
+        named = {r - first_row for p in self.problems for r in p.rows}
+        if all(p.count == len(p.rows) for p in self.problems) and named and all(0 <= i < size for i in named):
+            return sorted({0, size, *named, *(i + 1 for i in named)})
+        return [0, size // 2, size]
+
+    def reason(self) -> str:
+        """The problems without their row numbers: why one row was refused."""
+        return "; ".join(str(Problem(p.column, p.message)) for p in self.problems)

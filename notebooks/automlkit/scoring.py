@@ -12,12 +12,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
 from .drift import batch_drift
-from .errors import ModelError, ParameterError, Problem
+from .errors import DataContractError, ModelError, ParameterError, Problem
 from .mojo import MojoScorer
 from .schema import Conformed, Schema, conform, conform_records, decode_csv, parse_csv, whole_number_values
 
@@ -74,6 +75,16 @@ class ModelMeta:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
+def answer_columns(schema: Schema) -> list[tuple[str, str]]:
+    """The model's answer columns and their MLflow types, per problem (what :meth:`ScoringModel.outputs` makes):
+    binary ``probability``, ``label``; multiclass ``label``, ``probability_<class>``; regression ``prediction``."""
+    if schema.problem == "regression":
+        return [("prediction", "double")]
+    if schema.problem == "binary":
+        return [("probability", "double"), ("label", "long")]
+    return [("label", "string"), *[(f"probability_{c}", "double") for c in schema.classes]]
+
+
 @dataclass
 class Scored:
     """Scored rows, in input order, with what the caller needs to write them back."""
@@ -96,6 +107,11 @@ class Scored:
     #: the input as received: the CSV text (decoded), or the JSON records
     text: str | None = field(default=None, repr=False)
     records: list[dict] | None = field(default=None, repr=False)
+    #: the conformed features (``Conformed.features``), kept for monitoring's bin counts
+    features: "pd.DataFrame | dict[str, list] | None" = field(default=None, repr=False)
+    #: the input's target column as sent, when a frame carried it (monitoring's realised metrics); JSON
+    #: records keep theirs in :attr:`records`
+    truth: "pd.Series | None" = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
@@ -154,7 +170,10 @@ class ScoringModel:
         conformed = conform(frame, self.schema)
         id_column = self.schema.id_column
         ids = _typed_ids(frame[id_column]) if id_column in frame.columns else None
-        return self._score(conformed, len(frame), ids, drift, explain)
+        scored = self._score(conformed, len(frame), ids, drift, explain)
+        if self.schema.target in frame.columns:
+            scored.truth = frame[self.schema.target]
+        return scored
 
     def score_csv(self, raw: bytes, max_bytes: int | None = None, max_rows: int | None = None,
                   drift: bool = False, explain: bool = False) -> Scored:
@@ -174,10 +193,45 @@ class ScoringModel:
         scored.records = records
         return scored
 
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, frame: pd.DataFrame, bad_rows: str = "raise") -> pd.DataFrame:
         """The pyfunc answer, row for row: binary ``probability`` and ``label``; multiclass ``label`` and a
-        ``probability_<class>`` column per class; regression ``prediction``."""
-        return pd.DataFrame(self.score_frame(frame).columns)
+        ``probability_<class>`` column per class; regression ``prediction``. A row that breaks the data contract
+        raises ``DataContractError`` (``bad_rows="raise"``) or, with ``bad_rows="null"``, gets null scores and
+        the reason in a ``reason`` column (empty for the rows scored), so one bad row does not fail the rest."""
+        if bad_rows == "raise":
+            return pd.DataFrame(self.score_frame(frame).columns)
+        if bad_rows != "null":
+            raise ParameterError(f"bad_rows must be 'raise' or 'null', not {bad_rows!r}")
+        frame = frame.reset_index(drop=True)
+        empty = np.empty((0, len(self.scorer.classes))) if self.problem == "multiclass" else np.empty(0)
+        template = pd.DataFrame(self.outputs(empty))
+        parts = []
+        for start, stop, result in self._salvage(frame, 0, len(frame)):
+            if isinstance(result, str):
+                parts.append(pd.DataFrame({"reason": [result] * (stop - start)}))
+            else:
+                parts.append(pd.DataFrame(result.columns).assign(reason=""))
+        answer = pd.concat([template.assign(reason=""), *parts], ignore_index=True)
+        nullable = {"i": "Int64", "f": "Float64", "b": "boolean"}
+        return answer.astype({name: nullable.get(template[name].dtype.kind, object) for name in template}
+                             | {"reason": object})
+
+    def _salvage(self, frame: pd.DataFrame, start: int, stop: int) -> Iterator[tuple[int, int, Scored | str]]:
+        """Rows ``start:stop`` of ``frame`` in order: (start, stop, Scored) for runs of good rows and
+        (row, row + 1, reason) for each row that breaks the contract; a problem that names no row raises."""
+        try:
+            scored = self.score_frame(frame.iloc[start:stop].reset_index(drop=True))
+        except DataContractError as exc:
+            if not exc.about_rows:
+                raise
+            if stop - start == 1:
+                yield start, stop, exc.reason()
+                return
+            cuts = exc.cuts(1, stop - start)
+            for first, last in zip(cuts, cuts[1:]):
+                yield from self._salvage(frame, start + first, start + last)
+        else:
+            yield start, stop, scored
 
     def warm_up(self, rows: int = WARM_UP_ROWS) -> float:
         """Score ``rows`` made-up rows (:meth:`Schema.sample_rows`) through every path a request takes: the
@@ -204,7 +258,7 @@ class ScoringModel:
         report = batch_drift(self.schema.drift_reference, conformed.features, rows) if drift else None
         return Scored(self.outputs(scores), ids, conformed.warnings, rank_by=rank_by, problem=self.problem,
                       classes=list(self.scorer.classes) if self.problem == "multiclass" else [], drift=report,
-                      explain=self.explanations(matrix) if explain else None)
+                      explain=self.explanations(matrix) if explain else None, features=conformed.features)
 
     def explanations(self, matrix: np.ndarray) -> dict:
         """Per row, the features that pushed its score most (SHAP contributions to the log-odds), or why the

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 
 from . import plots
 from .native_xgboost import EQUALITY_BOUND
-from .scoring import META_FILE, ModelMeta, scores_of
+from .scoring import META_FILE, ModelMeta, answer_columns, scores_of
 from .selection import RULES, Candidate, Selection, candidates_frame, cv_standard_error, h2o_serving_cost, select
 from .errors import DataContractError, ModelError, ParameterError, Problem
 from .drift import fit_references
@@ -365,19 +365,15 @@ def model_signature(schema: Schema) -> "mlflow.models.ModelSignature":
     ``Any`` (MLflow's own conversion would turn ints into doubles and refuse text in numbers before the
     model's data contract could name the column and rows); the outputs of the problem type."""
     from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec
+    from mlflow.types.schema import AnyType, ColSpec, ParamSchema, ParamSpec
     from mlflow.types.schema import Schema as ColumnsSchema
 
     inputs = [ColSpec(AnyType(), name) for name in schema.feature_names]
     if schema.id_column:
         inputs.insert(0, ColSpec(AnyType(), schema.id_column, required=False))
-    if schema.problem == "regression":
-        outputs = [ColSpec("double", "prediction")]
-    elif schema.problem == "binary":
-        outputs = [ColSpec("double", "probability"), ColSpec("long", "label")]
-    else:
-        outputs = [ColSpec("string", "label"), *[ColSpec("double", f"probability_{c}") for c in schema.classes]]
-    return ModelSignature(ColumnsSchema(inputs), ColumnsSchema(outputs))
+    outputs = [ColSpec(kind, name) for name, kind in answer_columns(schema)]
+    bad_rows = ParamSpec("bad_rows", "string", "raise")  # "null": ScoringModel.predict's per-row reasons
+    return ModelSignature(ColumnsSchema(inputs), ColumnsSchema(outputs), ParamSchema([bad_rows]))
 
 
 def log_mojo_model(mojo_path: str | Path, genmodel_jar: str | Path, meta: ModelMeta,

@@ -1,0 +1,215 @@
+"""``automl score-spark IN OUT``: score a (partitioned) data set with Spark, through MLflow's own path for it.
+
+    automl score-spark customers.parquet scored.parquet --master local[2]
+    automl score-spark 'lake/customers/*.csv' scored/ --output-format csv --model models:/cross-sell/3
+    spark-submit --master yarn -m automlkit.spark_scoring IN OUT      # or any cluster (see the README)
+
+The model is the registry's (``models:/NAME@ALIAS``, resolved to its version once) and Spark scores it with
+:func:`mlflow.pyfunc.spark_udf`: each Python worker loads it (one in-process JVM per worker) and scores Arrow
+batches of rows with the same data contract and scorer as the API. A row that breaks the contract does not fail
+the job: its scores are null and ``reason`` says why, as the API would. CSV is read as text and parsed by the
+data contract, as the API parses an upload; Parquet keeps its types. The output is Spark's: a folder of part
+files, committed whole at the end of the job or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import AutomlKitError, DataContractError, Problem
+from .schema import Schema
+from .scoring import META_FILE, ModelMeta, answer_columns
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "parquet")
+#: The column that says why a row was not scored (null for the rows scored).
+REASON = "reason"
+#: Rows per Arrow batch handed to the model: per-call costs vanish, a batch weighs a few MB in the worker.
+BATCH_ROWS = 20_000
+
+
+@dataclass
+class SparkSummary:
+    """What a job did."""
+
+    model: str
+    rows: int
+    rejected: int
+    seconds: float
+
+    @property
+    def rows_per_s(self) -> float:
+        """Rows read (scored or rejected) per second of the scoring job."""
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        """The one-line summary the command prints."""
+        return (f"scored {self.rows - self.rejected:,} rows, rejected {self.rejected:,}, in {self.seconds:.1f} s "
+                f"({self.rows_per_s:,.0f} rows/s) with {self.model}")
+
+
+def session(master: str | None = None, app_name: str = "automl score-spark"):
+    """A Spark session whose Python workers run this interpreter; ``master`` None keeps spark-submit's."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name).config("spark.sql.execution.arrow.maxRecordsPerBatch",
+                                                            str(BATCH_ROWS))
+    if master:
+        builder = builder.master(master)
+    return builder.getOrCreate()
+
+
+def read(spark, path: str, fmt: str | None = None):
+    """A DataFrame of ``path`` (a file, a folder of parts or a glob): CSV (with a header, every cell as text;
+    gzip by suffix) or Parquet, by ``fmt`` or the suffix."""
+    fmt = fmt or ("parquet" if path.rstrip("/").endswith(".parquet") else "csv")
+    if fmt == "parquet":
+        return spark.read.parquet(path)
+    return spark.read.options(header=True, inferSchema=False, multiLine=True, escape='"').csv(path)
+
+
+def model_schema(model_uri: str) -> Schema:
+    """The data contract of the model at ``model_uri`` (its ``model_meta.json``; every version has one)."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="score-spark-") as folder:
+        local = Path(mlflow.artifacts.download_artifacts(model_uri, dst_path=folder))
+        return ModelMeta.read(next(local.rglob(META_FILE))).schema
+
+
+def answers_bad_rows(model_uri: str) -> bool:
+    """Whether the model takes ``bad_rows`` (models logged before it refuse a whole batch for one bad row)."""
+    from mlflow.models import get_model_info
+
+    signature = get_model_info(model_uri).signature
+    return signature is not None and signature.params is not None and any(
+        p.name == "bad_rows" for p in signature.params.params)
+
+
+def score(spark, frame, model_uri: str):
+    """``frame`` with the model's answer columns and ``reason`` after its own columns (scored lazily); the
+    answer is null on the rows whose ``reason`` says why they were not scored.
+
+    Raises :class:`DataContractError` naming the columns the model needs and ``frame`` lacks."""
+    import mlflow.pyfunc
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, StringType, StructField, StructType
+
+    schema = model_schema(model_uri)
+    missing = [name for name in schema.feature_names if name not in frame.columns]
+    if missing:
+        raise DataContractError([Problem(name, "required column is missing") for name in missing])
+    sql_types = {"double": "double", "long": "bigint", "string": "string"}
+    columns = [(name, sql_types[kind]) for name, kind in answer_columns(schema)]
+    params = {"bad_rows": "null"} if answers_bad_rows(model_uri) else None
+    if params:
+        columns.append((REASON, "string"))
+    else:
+        log.warning("%s was logged without the bad_rows parameter: a row that breaks the data contract stops "
+                    "the job (retrain to score past bad rows)", model_uri)
+    # numbers cross as doubles: spark_udf casts each field with numpy, which has no null integer; a rejected
+    # row's scores are set to null below, whatever the model answered for it
+    udf_type = StructType([StructField(name, StringType() if kind == "string" else DoubleType(), True)
+                           for name, kind in columns])
+    udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=udf_type, env_manager="local",
+                                  params=params)
+    features = [F.col(f"`{name}`") for name in [schema.id_column, *schema.feature_names] if name in frame.columns]
+    taken = {name for name, _ in columns} & set(frame.columns)
+    if taken:  # the answer's columns replace input columns of the same name, as in the API's CSV answer
+        frame = frame.drop(*taken)
+    workers = spark.sparkContext.defaultParallelism
+    if frame.rdd.getNumPartitions() < workers:  # one small file is one partition: keep every core busy
+        frame = frame.repartition(workers)
+    scored = frame.withColumn("__answer", udf(F.struct(*features)))
+    if not params:
+        return scored.select(*[F.col(f"`{c}`") for c in frame.columns],
+                             *[F.col(f"__answer.`{name}`").cast(kind).alias(name) for name, kind in columns])
+    reason = F.col(f"__answer.`{REASON}`")
+    answer = [F.when(reason == "", F.col(f"__answer.`{name}`").cast(kind)).alias(name)
+              for name, kind in columns if name != REASON]
+    return scored.select(*[F.col(f"`{c}`") for c in frame.columns], *answer,
+                         F.when(reason != "", reason).alias(REASON))
+
+
+def write(frame, path: str, fmt: str = "parquet", overwrite: bool = False) -> None:
+    """Write ``frame`` as Spark does (a folder of parts, committed at the end of the job)."""
+    writer = frame.write.mode("overwrite" if overwrite else "errorifexists")
+    if fmt == "csv":
+        writer.options(header=True, escape='"').csv(path)
+    else:
+        writer.parquet(path)
+
+
+def score_dataset(spark, source: str, target: str, model_uri: str, label: str = "", input_format: str | None = None,
+                  output_format: str = "parquet", overwrite: bool = False) -> SparkSummary:
+    """Score ``source`` into ``target`` and count what was scored and rejected."""
+    from pyspark.sql import functions as F
+
+    started = time.perf_counter()
+    write(score(spark, read(spark, source, input_format), model_uri), target, output_format, overwrite)
+    seconds = time.perf_counter() - started
+    written = read(spark, target, output_format)
+    rejected = F.count(REASON) if REASON in written.columns else F.lit(0)  # a model without bad_rows rejects none
+    counts = written.agg(F.count(F.lit(1)).alias("rows"), rejected.alias("rejected")).first()
+    return SparkSummary(label or model_uri, counts["rows"], counts["rejected"], seconds)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command's arguments."""
+    commands = argparse.ArgumentParser(prog="automl score-spark", description=__doc__.splitlines()[0],
+                                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                                       epilog="\n".join(__doc__.splitlines()[2:]))
+    commands.add_argument("input", metavar="IN", help="CSV or Parquet: a file, a folder of parts or a glob")
+    commands.add_argument("output", metavar="OUT", help="the folder the scored parts go to")
+    commands.add_argument("--model", metavar="URI", help="an MLflow model URI (default: MODEL_NAME@MODEL_ALIAS)")
+    commands.add_argument("--master", help="Spark master, e.g. local[2] (default: spark-submit's, else local[*])")
+    commands.add_argument("--input-format", choices=FORMATS, help="default: by the suffix (.parquet, else CSV)")
+    commands.add_argument("--output-format", choices=FORMATS, default="parquet", help="default: %(default)s")
+    commands.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    return commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``automl score-spark``: exit 0 with the summary on stderr, 1 with the reason."""
+    import mlflow
+
+    from .log_config import configure_logging
+    from .score_command import resolve
+    from .settings import CommonSettings
+
+    args = parser().parse_args(argv)
+    settings = CommonSettings.load()
+    configure_logging("WARNING")
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    uri = args.model or f"models:/{settings.model_name}@{settings.model_alias}"
+    try:
+        uri, label = resolve(uri, settings.tracking_uri)
+    except Exception as exc:  # noqa: BLE001 - registry down or no such model: one line, as automl score says it
+        print(f"automl score-spark: cannot find {uri} in {settings.tracking_uri}: {exc}", file=sys.stderr)
+        return 1
+    spark = session(args.master)
+    try:
+        spark.sparkContext.setLogLevel("WARN")
+        summary = score_dataset(spark, args.input, args.output, uri, label, args.input_format,
+                                args.output_format, args.overwrite)
+    except AutomlKitError as exc:
+        print(f"automl score-spark: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        spark.stop()
+    print(summary.line(), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
