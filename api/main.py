@@ -13,6 +13,7 @@ import anyio
 from fastapi import FastAPI
 
 from automlkit.log_config import configure_logging
+from automlkit.monitoring import HistoryCache, MonitoringRecorder
 from automlkit.settings import ApiSettings
 
 from . import errors, log_redaction, openapi
@@ -36,10 +37,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             log.warning("no model loaded yet (%s); /ready answers 503 until one loads",
                         (store.last_error or {}).get("message", "unknown"))
         store.start_polling()
+        recorder = MonitoringRecorder.from_settings(settings)
+        app.state.recorder = recorder
+        app.state.monitoring = HistoryCache(store.client, settings.monitoring_experiment,
+                                            settings.monitoring_cache_seconds)
+        recorder.start()
         try:
             yield
         finally:
             store.stop_polling()
+            recorder.stop()  # writes what is queued (bounded time)
 
     app = FastAPI(
         title="AutoML prediction API",

@@ -1,12 +1,13 @@
-"""The routes: /predict, /model, /models, /health, /ready, /reload. Thin: they turn HTTP into calls of the
+"""The routes: /predict, /model, /models, /monitoring, /health, /ready, /reload. Thin: they turn HTTP into calls of the
 served model's :class:`~automlkit.scoring.ScoringModel` and its results into responses."""
 
 from __future__ import annotations
 
 import hmac
 import json
+from datetime import datetime, timedelta, timezone
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Literal
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -15,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import UploadFile
 
+from automlkit import monitoring
 from automlkit.errors import Problem, make_problem
 from automlkit.registry import version_history
 from automlkit.scoring import TooManyToExplain
@@ -23,7 +25,8 @@ from automlkit.settings import ApiSettings
 from . import responses
 from .errors import ApiError
 from .model_store import ModelStore, ServedModel
-from .schemas import ErrorBody, Health, ModelCard, ModelVersions, PredictRecords, PredictResponse, Ready, ReloadResult
+from .schemas import (ErrorBody, Health, ModelCard, ModelVersions, MonitoringReport, PredictRecords, PredictResponse,
+                      Ready, ReloadResult)
 
 router = APIRouter()
 
@@ -188,6 +191,7 @@ async def predict(request: Request, settings: Settings, served: Served,
             scored = model.score_records(source, drift)
     except TooManyToExplain as exc:
         raise ApiError(413, str(exc)) from exc
+    request.app.state.recorder.record(served.name, served.version, model, scored)  # a put_nowait, never blocks
     order = scored.ranking() if rank else None
     headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, **responses.drift_header(scored),
                **responses.warnings_header(scored)}
@@ -225,6 +229,37 @@ def models(store: Store, settings: Settings) -> dict:
     served = store.current
     return {"name": settings.model_name, "alias": settings.model_alias,
             "serving_version": served.version if served else None, "versions": versions}
+
+
+#: How far back ``GET /monitoring`` looks when no ``since`` is given.
+MONITORING_DEFAULT_DAYS = 30
+
+
+@router.get("/monitoring", response_model=MonitoringReport, responses={422: {"model": ErrorBody},
+                                                                       503: {"model": ErrorBody}})
+def monitoring_report(request: Request, store: Store, settings: Settings,
+                      since: str | None = Query(None, description="ISO 8601 start, e.g. 2026-11-01T00:00:00Z "
+                                                                  "(default: 30 days ago); without a zone, UTC"),
+                      every: Literal["day", "hour"] = Query("day", description="the periods summed over")) -> dict:
+    """What the served model's versions scored over time, per version and per day or hour: rows, score deciles,
+    per-feature PSI against the training reference, drifted features, realised metrics of rows that carried the
+    target, and the alerts of the serving version (docs/monitoring.md)."""
+    now = datetime.now(timezone.utc)
+    try:  # not a time, or a zone pushing year 1 or 9999 past the calendar
+        start = datetime.fromisoformat(since) if since else now - timedelta(days=MONITORING_DEFAULT_DAYS)
+        start = start.astimezone(timezone.utc) if start.tzinfo else start.replace(tzinfo=timezone.utc)
+        start.timestamp()
+    except (OverflowError, ValueError) as exc:
+        raise ApiError(422, f"since must be an ISO 8601 time such as 2026-11-01T00:00:00Z: {exc}",
+                       [Problem("since", "not an ISO 8601 time in range")]) from exc
+    recorder = request.app.state.recorder.state()  # before reading: what it counts as written is in the read
+    try:
+        histories = request.app.state.monitoring.get(settings.model_name)
+    except Exception as exc:  # noqa: BLE001 - tracking store down: say so, keep serving
+        raise ApiError(503, f"the monitoring store at {settings.tracking_uri} cannot be read: {exc}") from exc
+    served = store.current
+    return monitoring.report(histories, settings.model_name, start, every, served.version if served else None,
+                             settings, recorder, now)
 
 
 @router.get("/", include_in_schema=False)

@@ -212,3 +212,88 @@ class ReloadResult(BaseModel):
     changed: bool = Field(description="a new version went live")
     version: str | None
     load_error: LoadError | None = None
+
+
+class RecorderOut(BaseModel):
+    """The monitoring recorder of this API process (counts of scorings since it started)."""
+
+    enabled: bool = Field(description="MONITORING: every scoring's summary is recorded")
+    queue_size: int
+    flush_seconds: float | None = None
+    pending: int = Field(description="scorings queued or summarised, not written yet")
+    written: int = Field(description="scorings whose summaries the tracking store acknowledged")
+    dropped: int = Field(description="scorings not recorded: the queue was full, or the store was down too long")
+    errors: int = Field(description="flushes the tracking store refused (their summaries are retried)")
+    summaries_written: int | None = None
+
+
+class MonitoredVersion(BaseModel):
+    """One model version as monitoring saw it; its `first_scored` is its switch-over date."""
+
+    version: str
+    first_scored: str | None
+    last_scored: str | None
+    rows: int
+    holdout_metrics: dict[str, float] = Field(description="the holdout figures it was promoted on")
+    threshold: float | None = None
+    problem: str | None = None
+    serving: bool
+
+
+class RealisedOut(BaseModel):
+    """Realised metrics over the scored rows that carried the target (rows-weighted means of the summaries')."""
+
+    model_config = {"extra": "allow"}
+
+    rows: int
+    auc: float | None = None
+    logloss: float | None = None
+
+
+class MonitoringPeriod(BaseModel):
+    """What one version scored in one day or hour."""
+
+    start: str
+    end: str
+    version: str
+    rows: int
+    summaries: int
+    scorings: int = 0
+    score_deciles: list[float] = Field(description="p10..p90 of the score: binary the positive probability, "
+                                                   "multiclass the predicted class's, regression the prediction")
+    share_above_threshold: float | None
+    psi: dict[str, float] = Field(description="per feature, the PSI of the period's summed bin counts against "
+                                              "the training reference")
+    drifted: list[str] = Field(description="features whose psi is past psi_alert")
+    realised: RealisedOut | None
+
+
+class MonitoringAlert(BaseModel):
+    """A drifted feature or realised performance behind the holdout over the alert window."""
+
+    kind: Literal["drift", "performance"]
+    version: str
+    message: str
+    feature: str | None = None
+    psi: float | None = None
+    metric: str | None = None
+    realised: float | None = None
+    holdout: float | None = None
+    rows: int | None = None
+    since: str | None = None
+    at: str | None = Field(None, description="the newest summary the alert stands on")
+
+
+class MonitoringReport(BaseModel):
+    """``GET /monitoring``: per version and period, what was scored, how the inputs drift, realised metrics."""
+
+    model: str
+    since: str
+    every: Literal["day", "hour"]
+    psi_alert: float
+    auc_margin: float
+    alert_window_seconds: float | None = None
+    recorder: RecorderOut
+    versions: list[MonitoredVersion] = Field(description="oldest first")
+    periods: list[MonitoringPeriod] = Field(description="oldest first")
+    alerts: list[MonitoringAlert]

@@ -146,7 +146,7 @@ def test_openapi_document_lists_every_route_and_both_request_forms(client):
     assert spec["openapi"].startswith("3.") and f"`{TINY_MODEL_NAME}@champion`" in spec["info"]["description"]
     assert {path: set(ops) for path, ops in spec["paths"].items()} == {
         "/predict": {"post"}, "/model": {"get"}, "/models": {"get"}, "/health": {"get"}, "/ready": {"get"},
-        "/reload": {"post"}}
+        "/reload": {"post"}, "/monitoring": {"get"}}
     predict_op = spec["paths"]["/predict"]["post"]
     assert set(predict_op["requestBody"]["content"]) == {"application/json", "multipart/form-data"}
     assert {p["name"] for p in predict_op["parameters"]} == {"rank", "drift", "explain"}

@@ -106,27 +106,17 @@ def salvage(model: ScoringModel, header: bytes, chunk: Chunk, explain: bool = Fa
     try:
         scored = score_chunk(model, header, chunk, explain)
     except DataContractError as exc:
-        if any(not p.rows for p in exc.problems):
+        if not exc.about_rows:
             raise
         if len(chunk.records) == 1:
             yield chunk, str(exc)
             return
-        cuts = _cuts(exc, chunk)
+        cuts = exc.cuts(chunk.first_row, len(chunk.records))
     else:
         yield chunk, scored
         return
     for start, stop in zip(cuts, cuts[1:]):
         yield from salvage(model, header, chunk.part(start, stop), explain)
-
-
-def _cuts(error: DataContractError, chunk: Chunk) -> list[int]:
-    """Where to split a failing chunk (0-based record positions, ends included): before and after every row
-    the problems name when they name all their rows, else in the middle."""
-    size = len(chunk.records)
-    named = {r - chunk.first_row for p in error.problems for r in p.rows}
-    if all(p.count == len(p.rows) for p in error.problems) and named and all(0 <= i < size for i in named):
-        return sorted({0, size, *named, *(i + 1 for i in named)})
-    return [0, size // 2, size]
 
 
 def with_explanations(scored: Scored) -> Scored:
@@ -235,10 +225,12 @@ class Output:
 
 
 def score_file(model: ScoringModel, source: str, target: str, options: Options, label: str = "",
-               progress: Callable[[int], None] | None = None, stdout: BinaryIO | None = None) -> Summary:
+               progress: Callable[[int], None] | None = None, stdout: BinaryIO | None = None,
+               on_scored: Callable[[Scored], None] | None = None) -> Summary:
     """Score the CSV ``source`` into ``target`` (``-``: standard input / output, or ``stdout``) chunk by
     chunk; ``target`` (and the rejects file) appear whole at the end or not at all. Raises
-    :class:`DataContractError` naming the whole file's rows.
+    :class:`DataContractError` naming the whole file's rows. ``on_scored`` is given each scored part (the
+    monitoring recorder's ``record``).
 
     A worker thread scores the next chunk while this one reads and writes: the scorers (the JVM, xgboost)
     run without Python's lock, so reading and writing cost little time of their own."""
@@ -275,6 +267,8 @@ def score_file(model: ScoringModel, source: str, target: str, options: Options, 
                     continue
                 output.add(with_explanations(result) if options.explain else result, part.first_row)
                 summary.rows += result.rows
+                if on_scored is not None:
+                    on_scored(result)
             if progress is not None:
                 progress(rows)
 

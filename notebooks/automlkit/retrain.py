@@ -8,6 +8,10 @@ At start it waits for the tracking server, trains at once when the model has no 
 ``run_training`` run (its executed notebook logged to MLflow); a run that fails is marked FAILED with its
 error, the champion stays where it was, and the schedule goes on.
 
+With ``RETRAIN_ON_ALERT=1`` the schedule also looks at the champion's monitoring alerts every
+``ALERT_CHECK_SECONDS`` (``automlkit.monitoring``, read from the tracking store as ``GET /monitoring`` reads
+it) and trains at once on a new one: each alert (version, kind, feature or metric) starts one run at most.
+
 While the schedule is alive a heartbeat file is rewritten every few seconds; ``--healthcheck`` (the compose
 trainer's healthcheck) fails once it is older than :data:`HEARTBEAT_STALE_SECONDS`, so a dead schedule
 shows, even while the process itself is still there.
@@ -26,7 +30,7 @@ from pathlib import Path
 import yaml
 from mlflow import MlflowClient
 
-from . import run_training
+from . import monitoring, run_training
 from .registry import alias_version
 from .log_config import configure_logging
 from .settings import TrainingSettings
@@ -96,6 +100,48 @@ def train_once(parameters: dict, timeout: int, output_dir: str | Path | None = N
     return True
 
 
+def alert_key(alert: dict) -> tuple:
+    """What makes two alerts the same one: the version, the kind, and the feature or metric."""
+    return alert["version"], alert["kind"], alert.get("feature") or alert.get("metric")
+
+
+def champion_alerts(settings: TrainingSettings, model_name: str) -> list[dict]:
+    """The monitoring alerts of ``model_name``'s champion (none when there is no champion or nothing was
+    recorded); raises when the tracking store cannot be read."""
+    client = MlflowClient(settings.tracking_uri)
+    version = alias_version(client, model_name, settings.champion_alias)
+    if version is None:
+        return []
+    histories = monitoring.load_history(client, settings.monitoring_experiment, model_name)
+    return monitoring.alerts(histories, version, settings.monitoring_alert_window, settings.monitoring_auc_margin,
+                             settings.monitoring_min_realised_rows)
+
+
+def wait_for_next_run(settings: TrainingSettings, model_name: str, interval: float, stop: threading.Event,
+                      acted_on: set) -> str | None:
+    """Wait ``interval`` seconds (0: for ever), looking at the champion's alerts every ``ALERT_CHECK_SECONDS``
+    when ``RETRAIN_ON_ALERT``; returns why to train now (the schedule, or a new alert, which joins
+    ``acted_on``), or None when ``stop`` is set."""
+    deadline = time.monotonic() + interval if interval > 0 else float("inf")
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return "the schedule"
+        step = min(remaining, settings.alert_check_seconds) if settings.retrain_on_alert else remaining
+        if stop.wait(None if step == float("inf") else step):
+            return None
+        if not settings.retrain_on_alert:
+            continue
+        try:
+            fresh = [a for a in champion_alerts(settings, model_name) if alert_key(a) not in acted_on]
+        except Exception as exc:  # noqa: BLE001 - the store down must not end the schedule
+            log.warning("cannot read the monitoring alerts at %s: %s", settings.tracking_uri, exc)
+            continue
+        if fresh:
+            acted_on.update(alert_key(a) for a in fresh)
+            return "monitoring alert: " + "; ".join(a["message"] for a in fresh)
+
+
 def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Event, runs: int = 0,
              output_dir: str | Path | None = None, first_run: dict | None = None) -> int:
     """Train now if there is no champion (``parameters`` updated with ``first_run``), then every ``interval``
@@ -111,10 +157,15 @@ def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Ev
         log.info("no %s@%s yet: training now", model_name, settings.champion_alias)
         done += train_once({**parameters, **(first_run or {})}, timeout, output_dir)
         attempts += 1
-    while interval > 0 and not (runs and attempts >= runs):
-        log.info("next retraining in %.0f s", interval)
-        if stop.wait(interval):
+    acted_on: set = set()
+    while (interval > 0 or settings.retrain_on_alert) and not (runs and attempts >= runs):
+        log.info("next retraining in %s%s", f"{interval:.0f} s" if interval > 0 else "(no schedule)",
+                 f", or at once on a monitoring alert (checked every {settings.alert_check_seconds:.0f} s)"
+                 if settings.retrain_on_alert else "")
+        reason = wait_for_next_run(settings, model_name, interval, stop, acted_on)
+        if reason is None:
             break
+        log.info("retraining now: %s", reason)
         done += train_once(parameters, timeout, output_dir)
         attempts += 1
     return done

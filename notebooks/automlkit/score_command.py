@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: Exit statuses besides 0: the input or the model is refused, the arguments are wrong, interrupted.
 FAILED, USAGE, INTERRUPTED = 1, 2, 130
+#: A registered version's model URI: ``models:/NAME/VERSION``.
+VERSION_URI = re.compile(r"models:/([^/@]+)/(\d+)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -69,7 +71,7 @@ def resolve(uri: str, tracking_uri: str) -> tuple[str, str]:
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         version = str(client.get_model_version_by_alias(name, alias).version)
         return f"models:/{name}/{version}", f"{name} v{version} (@{alias})"
-    by_version = re.fullmatch(r"models:/([^/@]+)/(\d+)", uri)
+    by_version = VERSION_URI.fullmatch(uri)
     return uri, f"{by_version[1]} v{by_version[2]}" if by_version else uri
 
 
@@ -88,6 +90,22 @@ def explain_refusal(model: ScoringModel) -> str | None:
     if model.problem != "multiclass" and model.scorer.has_contributions:
         return None
     return model.explanations(np.empty((0, model.scorer.n_features)))["message"]
+
+
+def _monitoring(uri: str, model: ScoringModel, settings: CommonSettings):
+    """The monitoring recorder of this run and the callback that records each scored chunk (docs/monitoring.md);
+    (None, None) when ``MONITORING=0`` or the model is not a registered version (nothing to file it under)."""
+    from .monitoring import MonitoringRecorder
+
+    version = VERSION_URI.fullmatch(uri)
+    if not settings.monitoring or version is None:
+        if settings.monitoring:
+            log.info("monitoring: %s is not a registered version; this run is not recorded", uri)
+        return None, None
+    recorder = MonitoringRecorder.from_settings(settings)
+    recorder.start()
+    name, number = version.groups()
+    return recorder, lambda scored: recorder.record(name, number, model, scored)
 
 
 def _private_stdout() -> BinaryIO:
@@ -143,15 +161,19 @@ def _run(args: argparse.Namespace, settings: CommonSettings, stdout: BinaryIO | 
     options = Options(rank=args.rank, explain=args.explain, drift=args.drift, rejects=args.rejects,
                       chunk_rows=args.chunk_rows)
     bar = tqdm(desc="scoring", unit=" rows", unit_scale=True, file=sys.stderr, disable=not sys.stderr.isatty())
+    recorder, on_scored = _monitoring(uri, model, settings)
     try:
         with bar:
-            summary = score_file(model, args.input, args.output, options, label, bar.update, stdout)
+            summary = score_file(model, args.input, args.output, options, label, bar.update, stdout, on_scored)
     except (DataContractError, AutomlKitError, OSError) as exc:
         print(f"automl score: {exc}", file=sys.stderr)
         return FAILED
     except KeyboardInterrupt:
         print(f"automl score: interrupted; {args.output} not written", file=sys.stderr)
         return INTERRUPTED
+    finally:
+        if recorder is not None:
+            recorder.stop()  # writes the summaries of what was scored
     print(summary.line(), file=sys.stderr)
     if args.drift:
         print(summary.drift_line(), file=sys.stderr)

@@ -119,6 +119,20 @@ class CommonSettings(BaseAutomlSettings):
     model_alias: str = Field(CHAMPION_ALIAS, validation_alias="MODEL_ALIAS", min_length=1)
     max_upload_bytes: PositiveInt = Field(DEFAULT_MAX_UPLOAD_BYTES, validation_alias="MAX_UPLOAD_BYTES")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    #: monitoring (``automlkit.monitoring``, docs/monitoring.md): record every scoring's summary (0: off)
+    monitoring: bool = Field(True, validation_alias="MONITORING")
+    #: the MLflow experiment holding one monitoring run per model version
+    monitoring_experiment: str = Field("monitoring", validation_alias="MONITORING_EXPERIMENT", min_length=1)
+    #: scorings waiting to be summarised; past it a scoring's summary is dropped (and counted), never waited for
+    monitoring_queue_size: PositiveInt = Field(1000, validation_alias="MONITORING_QUEUE_SIZE")
+    #: seconds between writes (sooner when half the queue waits): at most one summary per version per flush
+    monitoring_flush_seconds: PositiveFloat = Field(60.0, validation_alias="MONITORING_FLUSH_SECONDS")
+    #: realised AUC (the decision metric) worse than the holdout's by more than this is an alert
+    monitoring_auc_margin: NonNegativeFloat = Field(0.02, validation_alias="MONITORING_AUC_MARGIN")
+    #: seconds of the serving version's latest scorings the alerts sum over (default 7 days)
+    monitoring_alert_window: PositiveFloat = Field(7 * 86400.0, validation_alias="MONITORING_ALERT_WINDOW")
+    #: labelled rows the alert window needs before realised performance can raise an alert
+    monitoring_min_realised_rows: PositiveInt = Field(200, validation_alias="MONITORING_MIN_REALISED_ROWS")
 
     @field_validator("mlruns_dir")
     @classmethod
@@ -162,6 +176,10 @@ class TrainingSettings(CommonSettings):
     notebooks_dir: Annotated[Path, Field(validation_alias="NOTEBOOKS_DIR")] = Path(__file__).resolve().parents[1]
     #: seconds between scheduled runs (0: only the first run, when there is no champion)
     retrain_interval: NonNegativeFloat = Field(86400.0, validation_alias="RETRAIN_INTERVAL")
+    #: train at once when the champion has a monitoring alert (``automlkit.monitoring.alerts``)
+    retrain_on_alert: bool = Field(False, validation_alias="RETRAIN_ON_ALERT")
+    #: seconds between the schedule's looks at the champion's alerts (with ``RETRAIN_ON_ALERT``)
+    alert_check_seconds: PositiveFloat = Field(300.0, validation_alias="ALERT_CHECK_SECONDS")
 
     @field_validator("data_dir", "notebooks_dir")
     @classmethod
@@ -197,6 +215,8 @@ class ApiSettings(CommonSettings, ScorerSettings):
     batch_workers: PositiveInt = Field(1, validation_alias="BATCH_WORKERS")
     #: bearer token of ``POST /reload``; empty: reload is disabled
     reload_token: SecretStr = Field(SecretStr(""), validation_alias="RELOAD_TOKEN")
+    #: seconds ``GET /monitoring`` reuses what it read from the monitoring store
+    monitoring_cache_seconds: NonNegativeFloat = Field(15.0, validation_alias="MONITORING_CACHE_SECONDS")
 
     @field_validator("reload_token")
     @classmethod
