@@ -262,6 +262,10 @@ def test_api_down_says_so_plainly(browser, tmp_path):
         assert "The prediction service is unavailable" in text and "not reachable" in text
         assert page.is_visible("button:has-text('Retry')") and "Traceback" not in page.inner_text("body")
         page.screenshot(path=str(SCREENSHOTS / "7-api-down.png"), full_page=True)
+        page.click(".lm-TabBar-tab:has-text('Monitoring')")  # the monitoring tab says so too
+        page.wait_for_selector(".monitoring-error[data-reason='unavailable']", timeout=60_000)
+        assert "The monitoring is unavailable" in page.inner_text(".monitoring-error")
+        assert "not reachable" in page.inner_text(".monitoring-error")
     finally:
         stop_process(process)
 

@@ -65,9 +65,9 @@ class ApiUnavailable(ServiceError):
 class ApiRejected(AutomlKitError):
     """The API refused the input with a 4xx; ``problems`` say where and why."""
 
-    def __init__(self, detail: str, problems: list[Problem]):
+    def __init__(self, detail: str, problems: list[Problem], status: int | None = None):
         super().__init__(detail)
-        self.detail, self.problems = detail, problems
+        self.detail, self.problems, self.status = detail, problems, status
 
 
 class ApiClient:
@@ -88,7 +88,7 @@ class ApiClient:
         if 400 <= answer.status_code < 500:
             body = _json(answer)
             problems = [Problem(**p) for p in body.get("problems", [])] if isinstance(body, dict) else []
-            raise ApiRejected(_detail(answer), problems)
+            raise ApiRejected(_detail(answer), problems, answer.status_code)
         if answer.status_code >= 500:
             raise ApiUnavailable(f"The prediction service failed ({answer.status_code}): {_detail(answer)}")
         return answer
@@ -108,6 +108,10 @@ class ApiClient:
     def models(self) -> dict:
         """``GET /models``: the registered versions, their metrics and aliases, and why."""
         return self._call("GET", "/models").json()
+
+    def monitoring(self, since: str, every: str = "day") -> dict:
+        """``GET /monitoring?since=…&every=day|hour``: what was scored, drift and realised metrics over time."""
+        return self._call("GET", "/monitoring", params={"since": since, "every": every}).json()
 
     def predict(self, filename: str, content: bytes, destination: Path, drift: bool = False,
                 sent: Callable[[int, int], None] | None = None,
@@ -781,9 +785,11 @@ def actual_vs_predicted_png(actual: np.ndarray, predicted: np.ndarray) -> bytes:
     return _png(fig)
 
 
-def _png(fig) -> bytes:
+def _png(fig, tight: bool = True) -> bytes:
+    """The figure as PNG bytes (laid out tight unless ``tight`` is false: the caller placed its axes)."""
     buffer = io.BytesIO()
-    fig.tight_layout()
+    if tight:
+        fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=90)
     plt.close(fig)
     return buffer.getvalue()

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import dashboard as view
+from . import dashboard_monitoring as monitoring
 from .dashboard_server import DownloadFolder
 from .errors import DataContractError
 
@@ -38,6 +39,18 @@ table.drift th, table.drift td, table.history th, table.history td { padding: 2p
 .fit { margin: 2px 0 6px 0; }
 .predict-stage { font-size: 13px; color: #333; }
 .upload-progress { font-size: 13px; color: #333; }
+.monitoring-alerts { color: #7a4b00; background: #fff4e0; border: 1px solid #e6b35c; padding: 4px 10px; border-radius: 4px; }
+.monitoring-alerts ul { margin: 2px 0 4px 0; }
+.monitoring-lossy, .monitoring-off { color: #7a4b00; }
+.monitoring-recorder { font-size: 12px; color: #555; }
+.monitoring-empty { font-size: 14px; color: #333; }
+.drifted-feature { color: #8a1c1c; }
+table.monitoring-versions { border-collapse: collapse; font-size: 12px; }
+table.monitoring-versions th, table.monitoring-versions td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; }
+.monitoring-charts { display: flex; flex-wrap: wrap; gap: 8px; }
+.monitoring-chart { margin: 4px 0; max-width: 700px; }
+.monitoring-chart img { max-width: 100%; }
+.monitoring-chart figcaption { font-size: 12px; color: #555; }
 </style>"""
 
 #: The parts of the results each problem type shows (the ranked table, drift and download always show).
@@ -48,7 +61,8 @@ SECTIONS = {"binary": ("binary_charts", "threshold_row", "reasons_section"),
 
 class Dashboard:
     """Model card, upload, preview, Predict, ranked table, charts, threshold slider and download; the charts
-    and controls follow the served model's problem type (see :data:`SECTIONS`)."""
+    and controls follow the served model's problem type (see :data:`SECTIONS`). Beside them the Model history
+    tab (``GET /models``) and the Monitoring tab (``GET /monitoring``, :mod:`automlkit.dashboard_monitoring`)."""
 
     def __init__(self, settings: view.DashboardSettings | None = None, downloads: DownloadFolder | None = None):
         self.settings = settings or view.DashboardSettings.load()
@@ -129,9 +143,18 @@ class Dashboard:
         self.history_box = widgets.HTML()
         self.history_refresh = widgets.Button(description="Refresh")
         history = widgets.VBox([self.history_refresh, self.history_box])
-        self.tabs = widgets.Tab(children=[scoring, history])
+        self.monitoring_window = widgets.Dropdown(description="Since", options=monitoring.WINDOWS, value=7,
+                                                  layout=widgets.Layout(width="240px"))
+        self.monitoring_every = widgets.ToggleButtons(options=monitoring.EVERY, value="day")
+        self.monitoring_refresh = widgets.Button(description="Refresh")
+        self.monitoring_box = widgets.HTML()
+        monitoring_tab = widgets.VBox([
+            widgets.HBox([self.monitoring_window, self.monitoring_every, self.monitoring_refresh]),
+            self.monitoring_box])
+        self.tabs = widgets.Tab(children=[scoring, history, monitoring_tab])
         self.tabs.set_title(0, "Score customers")
         self.tabs.set_title(1, "Model history")
+        self.tabs.set_title(2, "Monitoring")
         self.widget = widgets.VBox([widgets.HTML(STYLE), widgets.HBox([self.card_box, self.retry]), self.tabs])
 
         self.retry.on_click(lambda _: self.load_card())
@@ -145,7 +168,10 @@ class Dashboard:
         self.threshold.observe(lambda change: self.show_threshold(change["new"]), names="value")
         self.history_refresh.on_click(lambda _: self.load_history())
         self.customer.observe(lambda change: self.show_reasons(change["new"]), names="value")
-        self.tabs.observe(lambda change: self.load_history() if change["new"] == 1 else None, names="selected_index")
+        self.monitoring_refresh.on_click(lambda _: self.load_monitoring())
+        for control in (self.monitoring_window, self.monitoring_every):
+            control.observe(lambda _: self.load_monitoring(), names="value")
+        self.tabs.observe(lambda change: self.on_tab(change["new"]), names="selected_index")
         self.load_card()
 
     def show(self) -> None:
@@ -185,6 +211,27 @@ class Dashboard:
             self.history_box.value = view.history_html(self.client.models(), view.problem_of(self.card))
         except (view.ApiUnavailable, view.ApiRejected) as exc:
             self.history_box.value = view.alert_html("The model history is unavailable.", exc)
+
+    def on_tab(self, index: int | None) -> None:
+        """Load what a tab shows when it is opened (the history, the monitoring)."""
+        if index == 1:
+            self.load_history()
+        elif index == 2:
+            self.load_monitoring()
+
+    def load_monitoring(self) -> None:
+        """Fetch ``GET /monitoring`` for the chosen window and period into the monitoring tab."""
+        every = self.monitoring_every.value
+        since = monitoring.since_for(self.monitoring_window.value, every).isoformat()
+        self.monitoring_box.value = "<p class='monitoring-loading'><i>Loading the monitoring…</i></p>"
+        try:
+            answer = self.client.monitoring(since, every)
+        except view.ApiRejected as exc:
+            self.monitoring_box.value = monitoring.unavailable_html(exc, exc.status)
+        except view.ApiUnavailable as exc:
+            self.monitoring_box.value = monitoring.unavailable_html(exc)
+        else:
+            self.monitoring_box.value = monitoring.monitoring_html(answer, view.problem_of(self.card))
 
     def on_upload(self, change) -> None:
         """Keep the uploaded file and show its first rows and row count."""
