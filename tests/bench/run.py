@@ -16,7 +16,10 @@ under ``MODEL_NAME-best`` instead. Then, in this one process tree:
    loop on 2 threads: the raw compute limit;
 4. checks the API's probabilities against H2O's own, and reads the API process's peak RSS;
 5. puts the API under load (``load.py``): ``--load-clients`` concurrent clients for ``--load-seconds``,
-   mixing single-row JSON and 1,000-row CSV requests; errors and p50/p99 per kind.
+   mixing single-row JSON and 1,000-row CSV requests; errors and p50/p99 per kind;
+6. starts a second API with ``MONITORING=0`` and measures both in turns: the monitoring recorder's cost;
+7. runs ``automl score`` over ``--batch-rows`` rows (test.csv.gz repeated; rows/s and peak RSS) and
+   ``automl score-spark`` on ``local[2]`` over ``--spark-rows`` of them (``batch.py``).
 
 Prints one table and writes ``bench/results.json``.
 """
@@ -50,6 +53,7 @@ from automlkit.settings import TrainingSettings
 from tests.conftest import (REPO, TEST_CSV, TRAIN_CSV, free_port, run_training, start_api, stop_process,
                             wait_http)
 
+from .batch import batch_figures, monitoring_overhead
 from .load import run_load
 
 log = logging.getLogger("bench")
@@ -175,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline-requests", type=int, default=50, help="single-row requests timed (baseline)")
     parser.add_argument("--load-clients", type=int, default=50, help="concurrent clients of the load test")
     parser.add_argument("--load-seconds", type=float, default=60, help="length of the load test (0: skip it)")
+    parser.add_argument("--batch-rows", type=int, default=5_000_000,
+                        help="rows `automl score` scores (test.csv.gz repeated; 0: skip it)")
+    parser.add_argument("--spark-rows", type=int, default=1_000_000,
+                        help="rows `automl score-spark` scores on local[2] (0: skip it)")
     parser.add_argument("--output", default=str(RESULTS), help="where the JSON results go (default: %(default)s)")
     parser.add_argument("--train-params", default="-p max_runtime_secs 120 -p exclude_algos [DeepLearning]",
                         help="papermill parameters of the champion trained when there is none (make bench: the "
@@ -217,6 +225,13 @@ def main(argv: list[str] | None = None) -> int:
                             args.load_clients, args.load_seconds).summary()
             load["api_peak_rss_mb_after_load"] = peak_rss_mb(api.pid)
             log.info("load: %s", load)
+        unmonitored, unmonitored_url = start_api(settings.tracking_uri, workdir / "api-off.log",
+                                                 MODEL_NAME=settings.model_name, POLL_SECONDS="0", MONITORING="0",
+                                                 MAX_UPLOAD_BYTES=str(max(len(data) * 2, 200 << 20)))
+        processes.append(unmonitored)
+        monitoring = monitoring_overhead(api_url, unmonitored_url, record, data)
+        log.info("monitoring: %s", monitoring)
+        stop_process(unmonitored)
         stop_process(api)
         mojo_rate = None
         if scorer_path["batches"] != "mojo":  # the same upload on the MOJO path, for comparison
@@ -249,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         scorer = MojoScorer(mojo, jar, meta.schema.positive_class)
         matrix = scorer.encode(conform(frame, meta.schema).features)
         java_rate, java_probability = java_loop(mojo, jar, matrix, 1 + scorer.positive_index, workdir)
+        batch = batch_figures({"MLFLOW_TRACKING_URI": settings.tracking_uri, "MODEL_NAME": settings.model_name},
+                              workdir, args.batch_rows, args.spark_rows)
+        if batch.get("batch_rows_per_s"):
+            batch["batch_share_of_java_loop"] = batch["batch_rows_per_s"] / java_rate
     finally:
         for process in processes:
             stop_process(process)
@@ -277,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         "max_abs_diff_vs_java_loop": float(np.max(np.abs(ours_probability - java_probability))),
         **explained,
         **load,
+        **monitoring,
+        **batch,
     }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
@@ -328,6 +349,25 @@ def table(r: dict) -> str:
              f"{r.get('load_csv_p50_ms', float('nan')):.0f} / {r.get('load_csv_p99_ms', float('nan')):.0f}", "", ""),
             ("API peak RSS after the load (MB)", f"{r['api_peak_rss_mb_after_load']:.0f}", "", "target <= 600"),
         ]
+    if "monitoring_p50_overhead" in r:
+        rows += [
+            ("monitoring on / off: single-row p50 (ms)",
+             f"{r['monitoring_single_row_p50_ms_on']:.2f} / {r['monitoring_single_row_p50_ms_off']:.2f}", "",
+             f"{r['monitoring_p50_overhead']:+.1%} (target < 5%)"),
+            ("monitoring on / off: CSV (rows/s)",
+             f"{r['monitoring_csv_rows_per_s_on']:,.0f} / {r['monitoring_csv_rows_per_s_off']:,.0f}", "",
+             f"{r['monitoring_csv_overhead']:+.1%} (target < 5%)"),
+        ]
+    if "batch_rows_per_s" in r:
+        rows += [
+            (f"automl score, {r['batch_rows']:,} rows (rows/s)", f"{r['batch_rows_per_s']:,.0f}", "",
+             f"{r['batch_share_of_java_loop']:.0%} of the Java loop (target >= 90%)"),
+            ("automl score peak RSS (MB)", f"{r['batch_peak_rss_mb']:.0f}", "", "flat: chunks of 50,000 rows"),
+        ]
+    if "spark_rows_per_s" in r:
+        rows.append((f"automl score-spark, {r['spark_master']}, {r['spark_rows']:,} rows (rows/s)",
+                     f"{r['spark_rows_per_s']:,.0f}", "",
+                     f"{r['spark_wall_seconds']:.0f} s with Spark's start"))
     width = max(len(x[0]) for x in rows)
     lines = [f"{'':{width}}  {'ours':>14}  {'baseline':>12}  ratio", "-" * (width + 60)]
     lines += [f"{a:{width}}  {b:>14}  {c:>12}  {d}" for a, b, c, d in rows]
