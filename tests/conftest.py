@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import pytest
@@ -65,6 +69,19 @@ def sample_csv(train_frame, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "sample.csv.gz"
     train_frame.sample(n=6000, random_state=7).sort_index().to_csv(path, index=False)
     return path
+
+
+@contextlib.contextmanager
+def stand_in_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port from a thread (a stand-in for the API in the dashboard
+    client's own tests); yields its URL and shuts it down."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def start_mlflow(root: Path, port: int) -> subprocess.Popen:

@@ -9,10 +9,9 @@ import copy
 import io
 import json
 import re
-import threading
 import time
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ from PIL import Image
 from automlkit import dashboard_monitoring as monitoring
 from automlkit.drift import PSI_ALERT
 from automlkit.settings import DashboardSettings
-from conftest import SCREENSHOTS, TEST_CSV, TRAIN_CSV, start_api, start_dashboard, stop_process
+from conftest import SCREENSHOTS, TEST_CSV, TRAIN_CSV, stand_in_http, start_api, start_dashboard, stop_process
 from route_fixtures import TINY_MODEL_NAME, register_tiny_model
 
 SCRIPT = "<script>alert(1)</script>"
@@ -269,11 +268,8 @@ class MonitoringServer(BaseHTTPRequestHandler):
 @pytest.fixture
 def monitoring_server():
     MonitoringServer.queries, MonitoringServer.answer = [], ANSWER
-    server = ThreadingHTTPServer(("127.0.0.1", 0), MonitoringServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with stand_in_http(MonitoringServer) as url:
+        yield url
 
 
 def test_the_tab_asks_once_per_refresh_with_the_window_and_period_chosen(monitoring_server, tmp_path):

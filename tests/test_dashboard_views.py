@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ from automlkit.dashboard_server import (DOWNLOADS_PATH, DownloadFolder, content_
                                         voila_arguments)
 from automlkit.settings import DashboardSettings
 from automlkit.errors import DataContractError, Problem
+from conftest import stand_in_http
 from route_fixtures import tiny_meta
 
 
@@ -542,11 +543,8 @@ class FakeApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_api():
     FakeApi.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with stand_in_http(FakeApi) as url:
+        yield url
 
 
 def test_a_file_is_sent_once_streamed_and_its_ranked_csv_answer_written_to_disk(fake_api, tmp_path):
