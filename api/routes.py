@@ -88,6 +88,16 @@ Settings = Annotated[ApiSettings, Depends(get_settings)]
 Served = Annotated[ServedModel, Depends(get_served)]
 
 
+def refuse_unknown_parameters(request: Request, known: frozenset[str]) -> None:
+    """A 422 naming the query parameters the route does not take: a typo such as ?rnak=true must not be
+    silently ignored."""
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ApiError(422, f"unknown query parameter {', '.join(map(repr, unknown))}: {request.url.path} takes "
+                            f"{', '.join(sorted(known))}",
+                       [Problem(name or None, "unknown query parameter") for name in unknown])
+
+
 async def _read_body(request: Request, limit: int, slack: int = 0) -> bytes:
     """The request body, refused with a 413 as soon as it (or its declared length) passes ``limit + slack``."""
     declared = request.headers.get("content-length")
@@ -160,11 +170,7 @@ async def predict(request: Request, settings: Settings, served: Served,
                   explain: bool = Query(False, description="add each row's top SHAP contributions (tree models; "
                                                            "at most 1,000 rows), JSON answers only")):
     """Score a CSV upload (multipart field `file`, gzip accepted) or JSON records with the champion."""
-    unknown = sorted(set(request.query_params) - PREDICT_FLAGS)
-    if unknown:  # a typo such as ?rnak=true must not be silently ignored
-        raise ApiError(422, f"unknown query parameter {', '.join(map(repr, unknown))}: /predict takes "
-                            f"{', '.join(sorted(PREDICT_FLAGS))}",
-                       [Problem(name or None, "unknown query parameter") for name in unknown])
+    refuse_unknown_parameters(request, PREDICT_FLAGS)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     is_csv = content_type in ("multipart/form-data", "text/csv")
     if content_type not in ("multipart/form-data", "text/csv", "application/json", ""):
@@ -233,17 +239,21 @@ def models(store: Store, settings: Settings) -> dict:
 
 #: How far back ``GET /monitoring`` looks when no ``since`` is given.
 MONITORING_DEFAULT_DAYS = 30
+#: The query parameters of GET /monitoring (any other is refused with a 422).
+MONITORING_PARAMETERS = frozenset({"since", "every"})
 
 
 @router.get("/monitoring", response_model=MonitoringReport, responses={422: {"model": ErrorBody},
                                                                        503: {"model": ErrorBody}})
 def monitoring_report(request: Request, store: Store, settings: Settings,
-                      since: str | None = Query(None, description="ISO 8601 start, e.g. 2026-11-01T00:00:00Z "
-                                                                  "(default: 30 days ago); without a zone, UTC"),
+                      since: str | None = Query(None, pattern=r"^\d{4}-\d{2}-\d{2}",
+                                                description="ISO 8601 start, e.g. 2026-11-01T00:00:00Z "
+                                                            "(default: 30 days ago); without a zone, UTC"),
                       every: Literal["day", "hour"] = Query("day", description="the periods summed over")) -> dict:
     """What the served model's versions scored over time, per version and per day or hour: rows, score deciles,
     per-feature PSI against the training reference, drifted features, realised metrics of rows that carried the
     target, and the alerts of the serving version (docs/monitoring.md)."""
+    refuse_unknown_parameters(request, MONITORING_PARAMETERS)
     now = datetime.now(timezone.utc)
     try:  # not a time, or a zone pushing year 1 or 9999 past the calendar
         start = datetime.fromisoformat(since) if since else now - timedelta(days=MONITORING_DEFAULT_DAYS)

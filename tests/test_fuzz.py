@@ -70,8 +70,9 @@ def test_generated_requests_never_get_a_5xx_and_every_4xx_says_why(api_schema, f
     operations = {(method, path) for method, path, _ in seen}
     if mode is GenerationMode.POSITIVE:  # every operation was called
         assert {("POST", "/predict"), ("POST", "/reload"), ("GET", "/model"), ("GET", "/ready")} <= operations, seen
-    else:  # only /predict (its body) and /reload (its bearer token) have input to break; all refused with a 4xx
-        assert operations == {("POST", "/predict"), ("POST", "/reload")}
+    else:  # only /predict (its body), /reload (its bearer token) and /monitoring (since, every) have input to
+        # break; all refused with a 4xx
+        assert operations == {("POST", "/predict"), ("POST", "/reload"), ("GET", "/monitoring")}
         assert all(400 <= status < 500 for *_, status in seen), seen
 
 

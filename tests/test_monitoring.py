@@ -375,6 +375,8 @@ def test_get_monitoring_in_process_refuses_a_bad_since_or_every(customers, label
             answer = client.get("/monitoring", params={"since": since})
             assert answer.status_code == 422 and answer.json()["problems"][0]["column"] == "since", answer.text
         assert client.get("/monitoring", params={"every": "week"}).status_code == 422
+        typo = client.get("/monitoring", params={"sinse": "2026-01-01"})  # never silently the default window
+        assert typo.status_code == 422 and typo.json()["problems"][0]["column"] == "sinse", typo.text
         records = labelled.head(300).to_dict("records")  # JSON rows with the target: no warning, realised
         answer = client.post("/predict", json={"records": records})
         assert answer.status_code == 200, answer.text[:500]
