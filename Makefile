@@ -44,7 +44,7 @@ java: ## install a Java 17 JDK from Debian when `javac` is missing (H2O, the MOJ
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/pip install --quiet -e ".[stack,spark,test]"
+	$(BIN)/pip install --quiet -e ".[stack,monitoring,spark,test]"
 	@touch $@
 
 $(SCORER_JAR): $(STAMP) $(wildcard notebooks/automlkit/java/*.java)
