@@ -23,7 +23,7 @@ from .answers import csv_parts
 from .csvstream import AtomicOutput, Chunk, CsvRecords, SortedRuns, open_input
 from .drift import PSI_ALERT, psi
 from .errors import DataContractError, Problem
-from .schema import conform, decode_csv, parse_csv
+from .schema import decode_csv
 from .scoring import MAX_EXPLAIN_ROWS, Scored, ScoringModel
 from .spreadsheet import neutralise
 
@@ -136,15 +136,12 @@ class DriftTally:
 
     def __init__(self, model: ScoringModel):
         self.schema = model.schema
-        self.numeric = [c.name for c in self.schema.columns if c.kind == "numeric"]
         self.counts = {r.column: np.zeros(len(r.bins)) for r in self.schema.drift_reference}
 
     def add(self, scored: Scored) -> None:
-        """Count the features of a scored chunk (its text is conformed again)."""
-        if self.counts:
-            features = conform(parse_csv(scored.text, numeric=self.numeric), self.schema).features
-            for reference in self.schema.drift_reference:
-                self.counts[reference.column] += reference.counts(features[reference.column])
+        """Count the features of a scored chunk (the conformed features it keeps: nothing is parsed again)."""
+        for reference in self.schema.drift_reference:
+            self.counts[reference.column] += reference.counts(scored.features[reference.column])
 
     def report(self) -> list[dict]:
         """Per feature, largest first: its PSI over the whole file and whether it passes the alert."""
