@@ -140,10 +140,6 @@ class MojoScorer:
                 matrix[:, i] = [domain.get(v, np.nan) for v in column]
         return matrix
 
-    def predict_proba(self, features: "pd.DataFrame | Mapping[str, Sequence]") -> np.ndarray:
-        """The scores (see the class) of each row of ``features``."""
-        return self.score_matrix(self.encode(features))
-
     def score_matrix(self, matrix: np.ndarray, native: bool = True) -> np.ndarray:
         """The scores (see the class) of each row of an encoded matrix (see :meth:`encode`): from the native
         booster for batches of an XGBoost model (``automlkit.native_xgboost``; not when ``native`` is false),
