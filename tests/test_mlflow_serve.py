@@ -4,9 +4,13 @@ the model's ``code_paths``), serves it, and answers as the API does for the same
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +24,15 @@ from conftest import API_MODEL, REPO, TEST_CSV, free_port, start_api, stop_proce
 pytestmark = pytest.mark.integration
 
 
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+
 @pytest.fixture(scope="module")
-def served(api_champion, tmp_path_factory):
+def served(api_champion, tmp_path_factory) -> Server:
     """``mlflow models serve -m models:/api-model@champion --env-manager uv`` on a free loopback port."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("mlflow-serve") / "serve.log"
@@ -36,7 +47,7 @@ def served(api_champion, tmp_path_factory):
     except Exception:
         stop_process(process)
         raise RuntimeError(f"mlflow models serve did not start: {log_path.read_text()[-3000:]}")
-    yield f"http://127.0.0.1:{port}"
+    yield Server(f"http://127.0.0.1:{port}", process, log_path)
     stop_process(process)
 
 
@@ -60,7 +71,7 @@ def test_the_model_carries_its_signature_example_code_and_requirements(api_champ
 
 def test_mlflow_models_serve_answers_as_the_api_does(served, api_champion, tmp_path):
     rows = pd.read_csv(TEST_CSV, nrows=300)
-    answer = requests.post(f"{served}/invocations", json={"dataframe_split": rows.to_dict(orient="split")},
+    answer = requests.post(f"{served.url}/invocations", json={"dataframe_split": rows.to_dict(orient="split")},
                            timeout=120)
     assert answer.status_code == 200, answer.text[:2000]
     theirs = pd.DataFrame(answer.json()["predictions"])
@@ -72,3 +83,20 @@ def test_mlflow_models_serve_answers_as_the_api_does(served, api_champion, tmp_p
         stop_process(process)
     np.testing.assert_allclose(theirs["probability"], [p["probability"] for p in ours], rtol=0, atol=1e-12)
     assert theirs["label"].tolist() == [p["label"] for p in ours]
+
+
+def test_mlflow_models_serve_stops_gracefully_on_sigterm(served):
+    """The pyfunc's in-process JVM leaves SIGTERM to MLflow's uvicorn, which drains and shuts down (run last:
+    it stops the module's server)."""
+    assert requests.post(f"{served.url}/invocations", json={"dataframe_split": pd.read_csv(TEST_CSV, nrows=5)
+                                                            .to_dict(orient="split")}, timeout=120).status_code == 200
+    os.killpg(served.process.pid, signal.SIGTERM)
+    served.process.wait(timeout=60)
+    deadline = time.monotonic() + 60  # MLflow's command may end before the uvicorn it started has drained
+    with contextlib.suppress(ProcessLookupError):
+        while time.monotonic() < deadline:
+            os.killpg(served.process.pid, 0)
+            time.sleep(0.2)
+    log = served.log_path.read_text()
+    for line in ("Shutting down", "Application shutdown complete", "Finished server process"):
+        assert line in log, f"uvicorn's graceful shutdown did not run ({line!r} missing):\n{log[-3000:]}"

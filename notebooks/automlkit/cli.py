@@ -32,7 +32,9 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
 
 
 def api(argv: list[str] | None = None) -> int:
-    """``automl api``: uvicorn on ``api.main:app``."""
+    """``automl api``: uvicorn on ``api.main:app``; SIGTERM or Ctrl-C stop it gracefully, and it exits 0."""
+    import signal
+
     import uvicorn
 
     parser = argparse.ArgumentParser(description=COMMANDS["api"][2])
@@ -42,8 +44,14 @@ def api(argv: list[str] | None = None) -> int:
     from .log_config import logging_config
     from .settings import ApiSettings
 
-    level = ApiSettings.load().log_level  # validates every API setting before uvicorn starts
-    uvicorn.run("api.main:app", host=args.host, port=args.port, log_config=logging_config(level))
+    settings = ApiSettings.load()  # validates every API setting before uvicorn starts
+    # uvicorn drains, runs the lifespan's shutdown (the monitoring recorder writes what is queued), then
+    # raises the signal it stopped for again with the handlers it found at start: the default ones would end
+    # a stop that went as asked with 143 (SIGTERM) or a KeyboardInterrupt (SIGINT). These make it exit 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
+    uvicorn.run("api.main:app", host=args.host, port=args.port, log_config=logging_config(settings.log_level),
+                timeout_graceful_shutdown=settings.graceful_shutdown_seconds)
     return 0
 
 

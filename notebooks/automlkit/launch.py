@@ -2,8 +2,8 @@
 
     python -m automlkit.launch [--host 127.0.0.1] [--mlflow-port 5000] [--api-port 8000] [--dashboard-port 8866]
 
-Each service is started with its own command (``mlflow server``, ``uvicorn api.main:app``,
-``python -m automlkit.dashboard_server``) in its own process group; once all answer, the three URLs are
+Each service is started with its own command (``mlflow server``, ``automl api`` (uvicorn on
+``api.main:app``), ``python -m automlkit.dashboard_server``) in its own process group; once all answer, the three URLs are
 printed. Ctrl-C (or SIGTERM) stops them by PID.
 """
 
@@ -51,7 +51,7 @@ def services(host: str, mlflow_port: int, api_port: int, dashboard_port: int) ->
     api_tracking = mlflow_url if settings.is_embedded else tracking
     return [
         Service("MLflow UI", mlflow_command, f"{mlflow_url}/health", {}),
-        Service("API docs", [str(BIN / "uvicorn"), "api.main:app", "--host", host, "--port", str(api_port)],
+        Service("API docs", [str(BIN / "automl"), "api", "--host", host, "--port", str(api_port)],
                 f"{api_url}/health", {"MLFLOW_TRACKING_URI": api_tracking}),
         Service("Dashboard", [sys.executable, "-m", "automlkit.dashboard_server", "--host", host, "--port",
                               str(dashboard_port)], f"http://{host}:{dashboard_port}/", {"API_URL": api_url}),

@@ -20,6 +20,12 @@ from .settings import ScorerSettings
 
 log = logging.getLogger(__name__)
 _jvm_lock = threading.Lock()
+#: Signals stay the host process's: JPype's default (``interrupt=True``) and the JVM's own handlers end the
+#: process at once on SIGTERM/SIGINT (and SIGHUP), so uvicorn never drained its requests, the lifespan's
+#: shutdown never ran and the monitoring recorder's queue was lost (issue 24). ``-Xrs`` keeps the JVM off
+#: the shutdown signals, ``interrupt=False`` keeps JPype's handlers out; the JVM then stops at the
+#: interpreter's exit, after the host's own shutdown.
+HOST_KEEPS_SIGNALS = ("-Xrs",)
 
 
 def _start_jvm(genmodel_jar: str) -> None:
@@ -29,9 +35,9 @@ def _start_jvm(genmodel_jar: str) -> None:
     with _jvm_lock:
         if jpype.isJVMStarted():
             return
-        options = ScorerSettings.load().mojo_jvm_opts.split()
+        options = [*HOST_KEEPS_SIGNALS, *ScorerSettings.load().mojo_jvm_opts.split()]
         classpath = [str(genmodel_jar)] + ([str(SCORER_JAR)] if SCORER_JAR.exists() else [])
-        jpype.startJVM(*options, classpath=classpath, convertStrings=True)
+        jpype.startJVM(*options, classpath=classpath, convertStrings=True, interrupt=False)
         log.info("started the in-process JVM for MOJO scoring (%s; batch scorer %s)", " ".join(options),
                  "on" if SCORER_JAR.exists() else "not built: Python loop")
 

@@ -118,8 +118,9 @@ def _private_stdout() -> BinaryIO:
 
 
 def _interrupts_reach_python() -> None:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt, so the output is cleaned up: the in-process JVM's own
-    handlers (installed when it started) would end the process on the spot."""
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so a stopped run cleans up its output and writes the
+    monitoring summaries of what it scored (the in-process JVM leaves both signals to Python:
+    ``automlkit.mojo.HOST_KEEPS_SIGNALS``)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 

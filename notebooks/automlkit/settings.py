@@ -227,6 +227,10 @@ class ApiSettings(CommonSettings, ScorerSettings):
     batch_workers: PositiveInt = Field(1, validation_alias="BATCH_WORKERS")
     #: bearer token of ``POST /reload``; empty: reload is disabled
     reload_token: SecretStr = Field(SecretStr(""), validation_alias="RELOAD_TOKEN")
+    #: seconds ``automl api`` waits for requests in flight after SIGTERM/SIGINT before it closes them (then
+    #: the monitoring recorder writes what is queued, within 10 s): a container's stop grace period must
+    #: be longer than both
+    graceful_shutdown_seconds: PositiveInt = Field(30, validation_alias="GRACEFUL_SHUTDOWN_SECONDS")
     #: seconds ``GET /monitoring`` reuses what it read from the monitoring store
     monitoring_cache_seconds: NonNegativeFloat = Field(15.0, validation_alias="MONITORING_CACHE_SECONDS")
 
