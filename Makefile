@@ -84,8 +84,13 @@ browser: ## install Debian's chromium for the browser tests when it is missing
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 test: setup browser ## run every test: unit, notebooks, integration (real servers), browser, then the containers
-	$(BIN)/python -m pytest -m "not containers" $(PYTEST_ARGS)
-	@$(MAKE) --no-print-directory test-containers
+	@mkdir -p test-artifacts
+	@date +%s > test-artifacts/started
+	$(BIN)/python -m pytest -m "not containers" --junitxml=test-artifacts/pytest.xml $(PYTEST_ARGS)
+	@date +%s > test-artifacts/containers-started
+	$(BIN)/python -m pytest -m containers --junitxml=test-artifacts/containers.xml $(PYTEST_ARGS)
+	@echo "pytest (not containers): $$(( $$(cat test-artifacts/containers-started) - $$(cat test-artifacts/started) )) s; containers: $$(( $$(date +%s) - $$(cat test-artifacts/containers-started) )) s"
+	@$(BIN)/python tests/durations_table.py test-artifacts/pytest.xml test-artifacts/containers.xml --top 20
 
 test-fast: setup ## only the fast unit tests
 	$(BIN)/python -m pytest -m "not integration and not containers" $(PYTEST_ARGS)

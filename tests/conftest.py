@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -137,16 +138,55 @@ ROW = {"id": 381110, "Gender": "Male", "Age": 25, "Driving_License": 1, "Region_
 API_MODEL = "api-model"
 SMALL_BUDGET = ["-p", "max_runtime_secs", "60", "-p", "max_models", "3", "-p", "nfolds", "3",
                 "-p", "exclude_algos", "[DeepLearning, DRF]", "-p", "seed", "1"]
+#: The cheapest training that still runs the whole notebook (one model of AutoML, no tuned XGBoost): for
+#: tests whose point is that a run finishes, not what it learns. The tuned XGBoost is trained by the
+#: session's champion (``api_training``).
+QUICK_BUDGET = ["-p", "max_runtime_secs", "60", "-p", "max_models", "1", "-p", "nfolds", "2",
+                "-p", "exclude_algos", "[DeepLearning, DRF, StackedEnsemble]", "-p", "tuned_xgboost", "False",
+                "-p", "seed", "1"]
+
+
+@dataclass(frozen=True)
+class Training:
+    """A finished training run of the session, and the registry as it stood right after it."""
+
+    tracking_uri: str
+    model_name: str
+    run_id: str
+    #: the version the champion alias pointed at when the run ended (later tests may move the alias)
+    champion_version: str
+    result: subprocess.CompletedProcess
 
 
 @pytest.fixture(scope="session")
-def api_champion(mlflow_server, sample_csv, tmp_path_factory) -> str:
-    """A small model trained once per session and holding ``api-model@champion``; yields the tracking URI."""
+def api_training(mlflow_server, sample_csv, tmp_path_factory) -> Training:
+    """The session's first training: the small budget on the sample, registered as ``api-model`` (the
+    champion the API, dashboard and bench tests serve, and the run test_training inspects)."""
+    from mlflow import MlflowClient
+
     result = run_training(mlflow_server, sample_csv, [*SMALL_BUDGET, "-p", "model_name", API_MODEL,
                                                       "-p", "experiment_name", API_MODEL],
                           tmp_path_factory.mktemp("api-train"))
     assert result.returncode == 0, result.stderr[-4000:]
-    return mlflow_server
+    champion = MlflowClient(mlflow_server).get_model_version_by_alias(API_MODEL, "champion")
+    return Training(mlflow_server, API_MODEL, champion.run_id, str(champion.version), result)
+
+
+@pytest.fixture(scope="session")
+def api_champion(api_training) -> str:
+    """The tracking URI of the session's server, where ``api-model@champion`` is the small champion."""
+    return api_training.tracking_uri
+
+
+def copy_champion(tracking_uri: str, source: str, version: str, target: str) -> str:
+    """Version ``version`` of ``source`` copied into registered model ``target`` (created if needed) and given
+    the champion alias there, as a first run of ``target`` would leave it; returns the new version number."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    copied = str(client.copy_model_version(f"models:/{source}/{version}", target).version)
+    client.set_registered_model_alias(target, "champion", copied)
+    return copied
 
 
 def start_api(tracking_uri: str, log_path: Path, wait_for: str = "/ready",
@@ -166,6 +206,47 @@ def start_api(tracking_uri: str, log_path: Path, wait_for: str = "/ready",
         stop_process(process)
         raise RuntimeError(f"the API did not become ready: {log_path.read_text()[-3000:]}")
     return process, url
+
+
+@dataclass(frozen=True)
+class RunningApi:
+    """A started API: its URL, its log and its reload token."""
+
+    url: str
+    log_path: Path
+    reload_token: str
+
+
+@contextlib.contextmanager
+def running_api(tracking_uri: str, log_path: Path, reload_token: str, **env: str) -> Iterator[RunningApi]:
+    """:func:`start_api` with no polling and ``reload_token``, stopped by PID at the end."""
+    process, url = start_api(tracking_uri, log_path, POLL_SECONDS="0", RELOAD_TOKEN=reload_token, **env)
+    try:
+        yield RunningApi(url, log_path, reload_token)
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def shared_api(api_champion, tmp_path_factory) -> Iterator[RunningApi]:
+    """One API on the session's champion with the default limits, for the tests that only score and read
+    (the load, the dashboard, the comparison with ``mlflow models serve``, the log's redaction): started once
+    instead of once per file. Tests that move aliases or need other settings start their own."""
+    with running_api(api_champion, tmp_path_factory.mktemp("shared-api") / "api.log",
+                     "shared-reload-token") as api:
+        yield api
+
+
+#: The limits of :func:`strict_api` (the fuzz and contract tests send bodies past them).
+STRICT_MAX_UPLOAD_BYTES, STRICT_MAX_ROWS = 1_000_000, 5000
+
+
+@pytest.fixture(scope="session")
+def strict_api(api_champion, tmp_path_factory) -> Iterator[RunningApi]:
+    """One API on the session's champion with small limits, for the fuzz and OpenAPI contract tests."""
+    with running_api(api_champion, tmp_path_factory.mktemp("strict-api") / "api.log", "strict-reload-token",
+                     MAX_UPLOAD_BYTES=str(STRICT_MAX_UPLOAD_BYTES), MAX_ROWS=str(STRICT_MAX_ROWS)) as api:
+        yield api
 
 
 def assert_explanations_add_up(predictions: list[dict], schema: dict) -> None:

@@ -14,8 +14,8 @@ import requests
 from mlflow import MlflowClient
 
 from automlkit.h2o_cluster import free_port_pair
-from conftest import (REPO, ROW, SHIPPED_TARGET, SMALL_BUDGET, assert_still_serving, free_port, run_training, start_api,
-                      start_h2o_node, start_mlflow, stop_process, wait_for_cloud, wait_http)
+from conftest import (QUICK_BUDGET, REPO, ROW, SHIPPED_TARGET, SMALL_BUDGET, assert_still_serving, free_port,
+                      run_training, start_api, start_h2o_node, start_mlflow, stop_process, wait_for_cloud, wait_http)
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,13 @@ def test_api_retries_mlflow_until_it_returns_and_keeps_serving_when_it_goes(api_
         assert predict_one(url).status_code == 200
 
         stop_process(mlflow_process)  # MLflow goes away while the API serves
-        time.sleep(5)  # more than two polls
+        failed_polls = set()  # each failed poll records its time in the card's load_error
+        def two_failed_polls() -> bool:
+            error = requests.get(f"{url}/model", timeout=10).json()["load_error"] or {}
+            if "cannot resolve" in error.get("message", ""):
+                failed_polls.add(error["at"])
+            return len(failed_polls) >= 2
+        wait_until(two_failed_polls, 60, what="two polls failing while MLflow is away")
         for _ in range(20):
             assert_still_serving(url)
         card = requests.get(f"{url}/model", timeout=10).json()
@@ -81,6 +87,15 @@ def _training(tracking_uri: str, data: Path, model: str, output_dir: Path, *extr
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"), text=True, start_new_session=True)
     process.log_path = log_path
     return process
+
+
+def _building_models(h2o_url: str) -> bool:
+    """True while the H2O JVM at ``h2o_url`` runs a job building a model (the tuned XGBoost or AutoML's)."""
+    try:
+        jobs = requests.get(f"{h2o_url}/3/Jobs", timeout=5).json()["jobs"]
+    except (requests.RequestException, ValueError, KeyError):
+        return False
+    return any(j["status"] == "RUNNING" and "Model" in (j.get("dest") or {}).get("type", "") for j in jobs)
 
 
 def _running_on_h2o(client: MlflowClient, experiment: str, process: subprocess.Popen, known: set[str]):
@@ -112,7 +127,7 @@ def test_training_killed_halfway_registers_nothing_leaves_no_jvm_and_the_next_ru
             run = _running_on_h2o(client, model, process, seen)
             seen.add(run.info.run_id)
             jvm = run.data.tags["h2o_url"]
-            time.sleep(8)  # AutoML is building models
+            wait_until(lambda: _building_models(jvm), 120, what="a model being built")
             if how == "SIGTERM":
                 os.kill(process.pid, signal.SIGTERM)  # the papermill process only
             else:
@@ -131,7 +146,7 @@ def test_training_killed_halfway_registers_nothing_leaves_no_jvm_and_the_next_ru
             assert status in ("RUNNING", "KILLED"), status
     assert client.search_model_versions(f"name='{model}'") == []
 
-    result = run_training(mlflow_server, sample_csv, [*SMALL_BUDGET, "-p", "model_name", model,
+    result = run_training(mlflow_server, sample_csv, [*QUICK_BUDGET, "-p", "model_name", model,
                                                       "-p", "experiment_name", model], tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     assert client.get_model_version_by_alias(model, "champion").version in ("1", 1)
@@ -148,7 +163,7 @@ def test_h2o_dying_during_training_marks_the_run_failed_with_the_reason(mlflow_s
         process = _training(mlflow_server, sample_csv, model, tmp_path, "-p", "h2o_url", url)
         try:
             run = _running_on_h2o(client, model, process, set())
-            time.sleep(8)
+            wait_until(lambda: _building_models(url), 120, what="a model being built")
             os.killpg(node.pid, signal.SIGKILL)  # the JVM dies under the running AutoML
             process.wait(timeout=300)
             stderr = process.log_path.read_text()
@@ -168,21 +183,15 @@ def test_h2o_dying_during_training_marks_the_run_failed_with_the_reason(mlflow_s
 # ------------------------------------------------------------------------------------------------ access
 
 
-def test_reload_token_never_reaches_the_log_or_the_answers(api_champion, tmp_path):
-    token = "s3cret-reload-token-4711"
-    log_path = tmp_path / "api.log"
-    process, url = start_api(api_champion, log_path, RELOAD_TOKEN=token, POLL_SECONDS="0")
-    try:
-        assert requests.post(f"{url}/reload", timeout=10).status_code == 401
-        assert requests.post(f"{url}/reload", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 403
-        assert requests.post(f"{url}/reload", params={"token": token}, timeout=10).status_code == 401
-        right = requests.post(f"{url}/reload", headers={"Authorization": f"Bearer {token}"}, timeout=60)
-        assert right.status_code == 200
-        answers = [requests.get(f"{url}{path}", timeout=10).text for path in ("/model", "/openapi.json", "/ready")]
-        answers.append(predict_one(url).text)
-    finally:
-        stop_process(process)
+def test_reload_token_never_reaches_the_log_or_the_answers(shared_api):
+    token, url = shared_api.reload_token, shared_api.url
+    assert requests.post(f"{url}/reload", timeout=10).status_code == 401
+    assert requests.post(f"{url}/reload", headers={"Authorization": "Bearer wrong"}, timeout=10).status_code == 403
+    assert requests.post(f"{url}/reload", params={"token": token}, timeout=10).status_code == 401
+    right = requests.post(f"{url}/reload", headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert right.status_code == 200
+    answers = [requests.get(f"{url}{path}", timeout=10).text for path in ("/model", "/openapi.json", "/ready")]
+    answers.append(predict_one(url).text)
     assert all(token not in text for text in answers)
-    logged = log_path.read_text()
+    logged = shared_api.log_path.read_text()
     assert "POST /reload" in logged and token not in logged
-

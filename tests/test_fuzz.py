@@ -18,11 +18,11 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from conftest import ROW, assert_still_serving, start_api, stop_process
+from conftest import ROW, STRICT_MAX_UPLOAD_BYTES, assert_still_serving
 
 pytestmark = pytest.mark.integration
 
-MAX_UPLOAD_BYTES = 1_000_000
+MAX_UPLOAD_BYTES = STRICT_MAX_UPLOAD_BYTES
 HEADER = ",".join(ROW)
 LINE = ",".join(str(v) for v in ROW.values())
 
@@ -31,11 +31,9 @@ EXAMPLES = 120
 
 
 @pytest.fixture(scope="module")
-def fuzz_api(api_champion, tmp_path_factory):
-    process, url = start_api(api_champion, tmp_path_factory.mktemp("fuzz") / "api.log", POLL_SECONDS="0",
-                             RELOAD_TOKEN="fuzz-token", MAX_UPLOAD_BYTES=str(MAX_UPLOAD_BYTES), MAX_ROWS="5000")
-    yield url
-    stop_process(process)
+def fuzz_api(strict_api) -> str:
+    """The session's API with small limits (shared with the OpenAPI contract test)."""
+    return strict_api.url
 
 
 @pytest.fixture(scope="module")

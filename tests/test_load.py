@@ -11,20 +11,17 @@ import pytest
 import requests
 
 from bench.load import run_load
-from conftest import TEST_CSV, start_api, stop_process
+from conftest import TEST_CSV
 
 pytestmark = pytest.mark.integration
 
 
-def test_fifty_concurrent_clients_get_no_error(api_champion, tmp_path):
+def test_fifty_concurrent_clients_get_no_error(shared_api):
     frame = pd.read_csv(TEST_CSV, nrows=1000)
     record = {k: (v.item() if hasattr(v, "item") else v) for k, v in frame.iloc[0].to_dict().items()}
-    process, url = start_api(api_champion, tmp_path / "api.log", POLL_SECONDS="0")
-    try:
-        result = run_load(url, record, frame.to_csv(index=False).encode(), len(frame), clients=50, seconds=15)
-        assert requests.get(f"{url}/ready", timeout=10).status_code == 200
-    finally:
-        stop_process(process)
+    url = shared_api.url
+    result = run_load(url, record, frame.to_csv(index=False).encode(), len(frame), clients=50, seconds=15)
+    assert requests.get(f"{url}/ready", timeout=10).status_code == 200
     summary = result.summary()
     assert result.errors == [], result.errors[:5]
     assert summary["load_json_requests"] > 50 and summary["load_csv_requests"] > 5, summary

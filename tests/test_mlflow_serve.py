@@ -19,7 +19,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from conftest import API_MODEL, REPO, TEST_CSV, free_port, start_api, stop_process, wait_http
+from conftest import API_MODEL, REPO, TEST_CSV, free_port, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -69,18 +69,14 @@ def test_the_model_carries_its_signature_example_code_and_requirements(api_champ
                                                         "xgboost-cpu"}
 
 
-def test_mlflow_models_serve_answers_as_the_api_does(served, api_champion, tmp_path):
+def test_mlflow_models_serve_answers_as_the_api_does(served, shared_api):
     rows = pd.read_csv(TEST_CSV, nrows=300)
     answer = requests.post(f"{served.url}/invocations", json={"dataframe_split": rows.to_dict(orient="split")},
                            timeout=120)
     assert answer.status_code == 200, answer.text[:2000]
     theirs = pd.DataFrame(answer.json()["predictions"])
-    process, url = start_api(api_champion, tmp_path / "api.log", POLL_SECONDS="0")
-    try:
-        ours = requests.post(f"{url}/predict", files={"file": ("rows.csv", rows.to_csv(index=False).encode())},
-                             timeout=120).json()["predictions"]
-    finally:
-        stop_process(process)
+    ours = requests.post(f"{shared_api.url}/predict", files={"file": ("rows.csv", rows.to_csv(index=False).encode())},
+                         timeout=120).json()["predictions"]
     np.testing.assert_allclose(theirs["probability"], [p["probability"] for p in ours], rtol=0, atol=1e-12)
     assert theirs["label"].tolist() == [p["label"] for p in ours]
 

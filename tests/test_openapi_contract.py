@@ -13,24 +13,16 @@ import subprocess
 
 import pytest
 
-from conftest import VENV_BIN, start_api, stop_process
+from conftest import VENV_BIN
 
 pytestmark = pytest.mark.integration
 
-RELOAD_TOKEN = "contract-reload-token"
 #: Test cases per operation and phase; with the seed, the same requests every run (replayable).
 MAX_EXAMPLES, SEED = 150, 1
 
 
-@pytest.fixture(scope="module")
-def contract_api(api_champion, tmp_path_factory):
-    process, url = start_api(api_champion, tmp_path_factory.mktemp("contract") / "api.log", POLL_SECONDS="0",
-                             RELOAD_TOKEN=RELOAD_TOKEN, MAX_UPLOAD_BYTES="1000000", MAX_ROWS="5000")
-    yield url
-    stop_process(process)
-
-
-def test_every_answer_conforms_to_the_openapi_document(contract_api, tmp_path):
+def test_every_answer_conforms_to_the_openapi_document(strict_api, tmp_path):
+    contract_api = strict_api.url
     command = [
         str(VENV_BIN / "schemathesis"), "run", f"{contract_api}/openapi.json",
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
@@ -39,7 +31,7 @@ def test_every_answer_conforms_to_the_openapi_document(contract_api, tmp_path):
         "--request-timeout", "30", "--max-redirects", "0",
         # the token makes /reload answer 200 too (checked against its schema); `ignored_auth` then
         # re-sends without it and expects a 401
-        "--header", f"Authorization: Bearer {RELOAD_TOKEN}",
+        "--header", f"Authorization: Bearer {strict_api.reload_token}",
         "--generation-database", "none", "--continue-on-failure", "--no-color",
     ]
     # in a folder of its own: no schemathesis.toml of the checkout is read, nothing is written into it

@@ -1,4 +1,8 @@
-"""papermill runs train.ipynb against a real mlflow server: registry, child runs, MOJO pyfunc, champion."""
+"""papermill runs train.ipynb against a real mlflow server: registry, child runs, MOJO pyfunc, champion.
+
+The first run is the session's own (``api_training``: the small budget on the sample, ``api-model``); the
+worse run competes with a copy of its version registered under another name, so that what the API tests do
+with ``api-model``'s aliases never meets this module's."""
 
 from __future__ import annotations
 
@@ -12,18 +16,20 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 from mlflow import MlflowClient
 
 from automlkit.split import holdout_mask
 
-from conftest import SMALL_BUDGET, run_training
+from conftest import API_MODEL, copy_champion, run_training
 
 pytestmark = pytest.mark.integration
 
+#: The registered name the worse run competes in (v1: a copy of the first run's version).
 MODEL = "cross-sell"
 #: A deliberately worse budget: one random forest only (the small-data leader is a GLM or a boosted model);
 #: max_models stops it after one model, max_runtime_secs is only a cap (30 s built nothing on a loaded machine).
-WORSE = ["-p", "max_runtime_secs", "120", "-p", "max_models", "1", "-p", "nfolds", "3",
+WORSE = ["-p", "model_name", MODEL, "-p", "experiment_name", MODEL, "-p", "max_runtime_secs", "120", "-p", "max_models", "1", "-p", "nfolds", "3",
          "-p", "exclude_algos", "[DeepLearning, GLM, GBM, XGBoost, StackedEnsemble]",
          # on 6,000 rows the holdout's standard error (~0.014 AUC) puts the forest within noise of the
          # champion, and then speed would decide: only a strictly better version may take the alias here
@@ -31,26 +37,24 @@ WORSE = ["-p", "max_runtime_secs", "120", "-p", "max_models", "1", "-p", "nfolds
 
 
 @pytest.fixture(scope="module")
-def first_run(mlflow_server, sample_csv, tmp_path_factory):
-    """The first training run: it becomes the champion."""
-    result = run_training(mlflow_server, str(sample_csv), SMALL_BUDGET, tmp_path_factory.mktemp("nb1"))
-    assert result.returncode == 0, result.stderr[-4000:]
-    mlflow.set_tracking_uri(mlflow_server)
-    return result
+def first_run(api_training):
+    """The first training run of ``api-model``: it became the champion."""
+    mlflow.set_tracking_uri(api_training.tracking_uri)
+    return api_training
 
 
-def parent_runs(client: MlflowClient):
-    experiment = client.get_experiment_by_name("cross-sell")
+def parent_runs(client: MlflowClient, experiment_name: str):
+    experiment = client.get_experiment_by_name(experiment_name)
     runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
     return [r for r in runs if "mlflow.parentRunId" not in r.data.tags], runs
 
 
 def test_first_run_is_champion_with_children_and_artifacts(first_run):
     client = MlflowClient()
-    version = client.get_model_version_by_alias(MODEL, "champion")
-    assert version.version == "1"
-    parents, runs = parent_runs(client)
+    assert first_run.champion_version == "1"
+    parents, runs = parent_runs(client, API_MODEL)
     parent = parents[0]
+    assert parent.info.run_id == first_run.run_id
     assert parent.info.status == "FINISHED"
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) >= 2
@@ -94,9 +98,12 @@ PREDICT_IN_FRESH_PROCESS = textwrap.dedent("""
     import json, sys
     import mlflow, pandas as pd
     frame = pd.read_csv(sys.argv[1])
-    model = mlflow.pyfunc.load_model("models:/cross-sell@champion")
+    model = mlflow.pyfunc.load_model(sys.argv[2])
     out = model.predict(frame)
     assert "h2o" not in sys.modules, "the pyfunc model imported h2o"
+    import psutil
+    jvms = [p for p in psutil.Process().children(recursive=True) if "h2o.jar" in " ".join(p.cmdline())]
+    assert not jvms, "the pyfunc model started an H2O JVM"
     meta = model.metadata.metadata
     print(json.dumps({"probability": out["probability"].tolist(), "label": out["label"].tolist(),
                       "columns": list(out.columns), "threshold": meta["threshold"]}))
@@ -105,15 +112,19 @@ PREDICT_IN_FRESH_PROCESS = textwrap.dedent("""
 
 def test_champion_predicts_in_a_fresh_process_without_h2o_and_matches_h2o(first_run, sample_csv, tmp_path):
     import h2o
-    import psutil
 
     frame = pd.read_csv(sample_csv)
     holdout = frame[holdout_mask(frame, "id", 0.2)].head(300).reset_index(drop=True)
     rows = tmp_path / "rows.csv"
     holdout.drop(columns=["Response"]).to_csv(rows, index=False)
-    assert not [p for p in psutil.process_iter(["cmdline"]) if "h2o.jar" in " ".join(p.info["cmdline"] or [])]
+    # no H2O anywhere for this prediction: the JVM the training started is gone, and the fresh process
+    # starts none (it checks its own children)
+    training_jvm = MlflowClient().get_run(first_run.run_id).data.tags["h2o_url"]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{training_jvm}/3/Cloud", timeout=5)
+    uri = f"models:/{API_MODEL}/{first_run.champion_version}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri()}
-    result = subprocess.run([sys.executable, "-c", PREDICT_IN_FRESH_PROCESS, str(rows)], env=env,
+    result = subprocess.run([sys.executable, "-c", PREDICT_IN_FRESH_PROCESS, str(rows), uri], env=env,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
@@ -125,7 +136,7 @@ def test_champion_predicts_in_a_fresh_process_without_h2o_and_matches_h2o(first_
     # H2O's own prediction of the same model, in a real H2O JVM
     from automlkit.h2o_cluster import H2OCluster
 
-    mlflow.artifacts.download_artifacts("models:/cross-sell@champion", dst_path=str(tmp_path / "m"))
+    mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "m"))
     mojo = next(p for p in (tmp_path / "m").rglob("*.zip"))
     with H2OCluster():
         model = h2o.import_mojo(str(mojo))
@@ -139,18 +150,19 @@ def test_champion_predicts_in_a_fresh_process_without_h2o_and_matches_h2o(first_
 
 
 def test_worse_run_does_not_take_the_champion_alias(first_run, sample_csv, tmp_path):
-    result = run_training(mlflow.get_tracking_uri(), str(sample_csv), WORSE, tmp_path)
+    assert copy_champion(first_run.tracking_uri, API_MODEL, first_run.champion_version, MODEL) == "1"
+    result = run_training(first_run.tracking_uri, str(sample_csv), WORSE, tmp_path)
     assert result.returncode == 0, result.stderr[-4000:]
     client = MlflowClient()
     assert client.get_model_version_by_alias(MODEL, "champion").version == "1"
     assert client.get_model_version_by_alias(MODEL, "challenger").version == "2"
-    parents, _ = parent_runs(client)
+    parents, _ = parent_runs(client, MODEL)
     second = parents[-1]
     assert second.data.metrics["promoted"] == 0.0
     assert second.data.metrics["new_holdout_auc"] < second.data.metrics["champion_holdout_auc"]
     assert "does not beat champion v1 on holdout auc" in second.data.tags["decision"]
     assert second.data.metrics["decision_tolerance"] == 0.0
-    first = parents[0]
+    first = client.get_run(first_run.run_id)
     # the champion's figure is re-measured on the same holdout rows: identical to its own run's
     assert second.data.metrics["champion_holdout_auc"] == pytest.approx(first.data.metrics["holdout_auc"], abs=1e-9)
     assert second.data.tags["alias"] == "challenger"
