@@ -112,21 +112,33 @@ def typed_columns(frame, schema: Schema) -> dict[str, object]:
     """The passed-through columns of a text-read ``frame`` (CSV) as typed Spark columns: each feature as the
     data contract types it (a value that breaks the contract is null; the row's ``reason`` names it), the id
     as a whole number when every id is one written plainly (``"007"`` keeps the id text), other columns as read.
+    A whole-number feature comes out ``bigint`` when every value is whole (``24.0`` too: the contract takes it),
+    else ``double``: no value the model scored is lost.
 
-    Counting the ids costs one more read of the input; reading CSV is cheap beside scoring it."""
+    The whole-number check costs one more read of the input (one aggregate); reading CSV is cheap beside
+    scoring it."""
     from pyspark.sql import functions as F
 
-    sql = {spec.name: _sql_type(spec.dtype) for spec in schema.columns}
-    typed = {name: F.col(f"`{name}`").try_cast(sql[name]).alias(name)
-             for name in frame.columns if sql.get(name, "string") != "string"}
-    id_column = schema.id_column
-    if id_column and id_column in frame.columns:
-        text = F.col(f"`{id_column}`")
+    sql = {spec.name: _sql_type(spec.dtype) for spec in schema.columns if spec.name in frame.columns}
+    typed = {name: F.col(f"`{name}`").try_cast(kind).alias(name) for name, kind in sql.items()
+             if kind not in ("string", "bigint")}
+    candidates = {}  # column: (its values as read or as numbers, the same as whole numbers where they are)
+    for name in [name for name, kind in sql.items() if kind == "bigint"]:
+        number = F.col(f"`{name}`").try_cast("double")
+        candidates[name] = (number, F.when(number == F.floor(number), number.cast("bigint")))
+    if schema.id_column and schema.id_column in frame.columns:
+        text = F.col(f"`{schema.id_column}`")
         whole = text.try_cast("bigint")
-        counts = frame.agg(F.count(text).alias("ids"),
-                           F.count(F.when(whole.cast("string") == text, True)).alias("whole")).first()
-        if counts["ids"] == counts["whole"]:
-            typed[id_column] = whole.alias(id_column)
+        candidates[schema.id_column] = (text, F.when(whole.cast("string") == text, whole))
+    if candidates:
+        counts = frame.agg(*[F.count(value).alias(f"{k}v") for k, (value, _) in enumerate(candidates.values())],
+                           *[F.count(whole).alias(f"{k}w") for k, (_, whole) in enumerate(candidates.values())]
+                           ).first()
+        for k, (name, (value, whole)) in enumerate(candidates.items()):
+            if counts[f"{k}v"] == counts[f"{k}w"]:
+                typed[name] = whole.alias(name)
+            elif name != schema.id_column:
+                typed[name] = value.alias(name)
     return typed
 
 
