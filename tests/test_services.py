@@ -11,7 +11,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from conftest import API_MODEL, REPO, VENV_BIN, free_port, stop_process, wait_http
+from conftest import API_MODEL, REPO, SHIPPED_TARGET, VENV_BIN, free_port, stop_process, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ def test_scheduled_retraining_keeps_going_after_failures_and_leaves_the_champion
     experiment = "retrain-failing"
     process = subprocess.Popen(
         [sys.executable, "-m", "automlkit.retrain", "--interval", "2", "-p", "model_name", API_MODEL,
-         "-p", "experiment_name", experiment, "-p", "data_path", str(tmp_path / "missing.csv"),
+         "-p", "experiment_name", experiment, "-p", "data_path", str(tmp_path / "missing.csv"), *SHIPPED_TARGET,
          "--output-dir", str(tmp_path / "notebooks")],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
