@@ -26,6 +26,10 @@ os.environ["AUTOML_ENV_FILE"] = os.devnull
 from automlkit import h2o_cluster  # noqa: E402
 from automlkit.h2o_cluster import cloud_state as h2o_cloud  # noqa: F401 - used by the tests
 from automlkit.launch import stop_process  # noqa: E402 - shared: tests stop what they start by PID
+from automlkit.settings import EXAMPLE_TARGET  # noqa: E402
+
+#: The training parameter the shipped data's samples need (only a run that names no data has a default target).
+SHIPPED_TARGET = ["-p", "target", EXAMPLE_TARGET]
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"
@@ -116,9 +120,10 @@ def mlflow_server(mlflow_store):
 
 def run_training(tracking_uri: str, data: str | Path, extra: list[str], output_dir: Path,
                  timeout: int = 1200) -> subprocess.CompletedProcess:
-    """``python -m automlkit.run_training`` (papermill on train.ipynb) against ``tracking_uri``."""
+    """``python -m automlkit.run_training`` (papermill on train.ipynb) against ``tracking_uri``; the target is
+    the shipped data's unless ``extra`` names another."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-    cmd = [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *extra,
+    cmd = [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *SHIPPED_TARGET, *extra,
            "--output-dir", str(output_dir), "--timeout", str(timeout - 60)]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO)
 

@@ -14,8 +14,8 @@ import requests
 from mlflow import MlflowClient
 
 from automlkit.h2o_cluster import free_port_pair
-from conftest import (QUICK_BUDGET, REPO, ROW, SMALL_BUDGET, assert_still_serving, free_port, run_training,
-                      start_api, start_h2o_node, start_mlflow, stop_process, wait_for_cloud, wait_http)
+from conftest import (QUICK_BUDGET, REPO, ROW, SHIPPED_TARGET, SMALL_BUDGET, assert_still_serving, free_port,
+                      run_training, start_api, start_h2o_node, start_mlflow, stop_process, wait_for_cloud, wait_http)
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +81,7 @@ def _training(tracking_uri: str, data: Path, model: str, output_dir: Path, *extr
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
     log_path = output_dir / f"train-{model}-{time.monotonic_ns()}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *SMALL_BUDGET,
+        [sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *SHIPPED_TARGET, *SMALL_BUDGET,
          "-p", "max_runtime_secs", "120", "-p", "model_name", model, "-p", "experiment_name", model, *extra,
          "--output-dir", str(output_dir)],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"), text=True, start_new_session=True)

@@ -10,14 +10,16 @@ import sys
 import papermill
 import pytest
 
+from automlkit.settings import EXAMPLE_TARGET
+
 from conftest import REPO
 
 pytestmark = pytest.mark.integration
 
 SMALL = {
     "dashboard.ipynb": {"api_url": "http://127.0.0.1:9"},  # no API there: the page says so, plainly
-    "explore.ipynb": {"sample_rows": 3000},
-    "train.ipynb": {"sample_rows": 3000, "max_runtime_secs": 30, "max_models": 2, "nfolds": 2,
+    "explore.ipynb": {"sample_rows": 3000, "target": EXAMPLE_TARGET},
+    "train.ipynb": {"sample_rows": 3000, "target": EXAMPLE_TARGET, "max_runtime_secs": 30, "max_models": 2, "nfolds": 2,
                     "exclude_algos": ["DeepLearning", "DRF", "StackedEnsemble"], "tuned_xgboost": False,
                     "experiment_name": "nbval", "model_name": "nbval"},
 }

@@ -15,7 +15,7 @@ from mlflow import MlflowClient
 
 from automlkit import run_training
 from automlkit.run_training import STALE_SECONDS, dead_run_reason, reap_dead_runs
-from conftest import REPO
+from conftest import REPO, SHIPPED_TARGET
 
 
 def test_evidence_decides_a_dead_run():
@@ -43,7 +43,7 @@ def test_evidence_decides_a_dead_run():
 
 def _start(tracking_uri: str, data, output_dir) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri}
-    return subprocess.Popen([sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data),
+    return subprocess.Popen([sys.executable, "-m", "automlkit.run_training", "-p", "data_path", str(data), *SHIPPED_TARGET,
                              "-p", "sample_rows", "2000", "-p", "max_runtime_secs", "30", "-p", "experiment_name",
                              "reaper", "--output-dir", str(output_dir)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

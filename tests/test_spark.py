@@ -149,6 +149,26 @@ def test_spark_scores_a_partitioned_data_set_as_the_api_does_and_keeps_going_pas
 
 
 @pytest.mark.integration
+def test_spark_output_keeps_the_input_types_and_joins_back_on_id(spark, tiny_champion, model, tmp_path):
+    from automlkit.spark_scoring import score_dataset
+
+    typed = pd.read_csv(TEST_CSV, nrows=2000)  # whole numbers, decimals and text, as the data contract types them
+    typed.to_parquet(tmp_path / "typed.parquet", index=False)
+    typed.to_csv(tmp_path / "typed.csv", index=False)
+    expected = api_scores(model, typed)["probability"]
+    with restored_mlflow_uris():
+        mlflow.set_tracking_uri(tiny_champion)
+        mlflow.set_registry_uri(tiny_champion)
+        for source in ("typed.parquet", "typed.csv"):
+            score_dataset(spark, str(tmp_path / source), str(tmp_path / f"scored-{source}"), MODEL_URI)
+            scored = pd.read_parquet(tmp_path / f"scored-{source}")
+            assert scored[typed.columns].dtypes.to_dict() == typed.dtypes.to_dict(), source
+            joined = typed.merge(scored[["id", "probability"]], on="id", validate="one_to_one")  # no cast
+            assert len(joined) == len(typed), source
+            np.testing.assert_allclose(joined["probability"], expected, rtol=0, atol=1e-9, err_msg=source)
+
+
+@pytest.mark.integration
 def test_automl_score_spark_reads_gzip_csv_and_writes_csv(tiny_champion, model, customers, tmp_path):
     rows = customers.head(3000)
     source = tmp_path / "customers.csv.gz"
@@ -165,6 +185,11 @@ def test_automl_score_spark_reads_gzip_csv_and_writes_csv(tiny_champion, model, 
     scored = scored.set_index("id").loc[rows["id"]]
     expected = api_scores(model, rows)
     np.testing.assert_allclose(scored["probability"].to_numpy(float), expected["probability"], rtol=0, atol=1e-9)
+    # the passed-through cells are written as they came, as `automl score` writes them
+    as_text = pd.concat([pd.read_csv(part, dtype=str, keep_default_na=False)
+                         for part in sorted((tmp_path / "scored").glob("part-*"))]).set_index("id").loc[rows["id"]]
+    pd.testing.assert_frame_equal(as_text[rows.columns.drop("id")].reset_index(drop=True),
+                                  rows.drop(columns="id").reset_index(drop=True))
 
     missing = tmp_path / "no-gender.csv"
     rows.drop(columns="Gender").to_csv(missing, index=False)

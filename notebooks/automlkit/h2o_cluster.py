@@ -31,6 +31,8 @@ from pathlib import Path
 
 import h2o
 from h2o.backend import H2OLocalServer
+from h2o.job import H2OJob
+from h2o.utils.progressbar import ProgressBarWidget, RenderResult
 
 from .errors import ServiceError, ServiceTimeout
 from .java_build import h2o_jar
@@ -58,6 +60,39 @@ def free_port_pair(host: str = "127.0.0.1") -> int:
     raise ServiceError("no free pair of ports found for H2O")
 
 
+class _JobLine(ProgressBarWidget):
+    """H2O's progress display as one line when a job ends: what it was, how far it got, how long it took.
+
+    H2O's own bar, when its output is not a terminal (a notebook run by papermill), writes one block character
+    per step; a job longer than a flush of the kernel's output then reaches the training log as a line per
+    character (62 in one ``make run``). A short job's bar was one line already: it stays one, readable."""
+
+    def __init__(self, job_type: str):
+        super().__init__()
+        self.job_type = job_type
+        self.started = time.monotonic()
+
+    def render(self, progress, width=None, status=None):
+        elapsed = time.monotonic() - self.started
+        if status in (None, "init"):
+            return RenderResult("", length=0, next_progress=1.0)  # render again only at the end
+        how = "" if status == "done" else f" ({status})"
+        return RenderResult(f"H2O {self.job_type}: {progress:.0%} in {elapsed:.1f} s{how}")
+
+
+class _OneLinePerJob:
+    """The factory of an H2O job's progress widgets (``H2OJob.__PROGRESS_WIDGETS__``, a descriptor like H2O's)."""
+
+    def __get__(self, job, owner=None):
+        return self if job is None else [_JobLine(job._job_type)]
+
+
+def one_line_progress() -> None:
+    """H2O jobs report as one line each (:class:`_JobLine`) instead of H2O's progress bar; AutoML's own event
+    lines (``verbosity``) are printed as before."""
+    H2OJob.__PROGRESS_WIDGETS__ = _OneLinePerJob()
+
+
 class H2OCluster:
     """A connection to H2O: to the cluster at ``url``, or to a private local JVM started on a free port.
 
@@ -70,6 +105,7 @@ class H2OCluster:
         self.server: H2OLocalServer | None = None
         self.ice_root: str | None = None
         self.watchdog: subprocess.Popen | None = None
+        one_line_progress()
         if url:
             # a cluster started beside us (compose) may still be forming: wait for it rather than fail, and
             # for all ``nodes`` of it, since H2O locks the cloud at its size when the first job arrives

@@ -33,7 +33,9 @@ from mlflow import MlflowClient
 from . import monitoring, run_training
 from .registry import alias_version
 from .log_config import configure_logging
+from .errors import ParameterError
 from .settings import TrainingSettings
+from .training import TrainParams
 
 log = logging.getLogger("automlkit.retrain")
 #: The schedule's heartbeat (``--healthcheck`` reads it).
@@ -203,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--parameters must be a YAML mapping, got {args.parameters!r}")
     parameters.update(run_training.read_parameters(args.parameter))
     first_run = run_training.read_parameters(args.first_run)
+    try:  # a wrong shape is refused now, by name, not at the first run hours later
+        TrainParams.read(settings, **{**parameters, **first_run})
+    except ParameterError as exc:
+        parser.error(str(exc))
     beat_while_alive(threading.current_thread())
     try:
         schedule(parameters, interval, args.timeout, stop, output_dir=args.output_dir, first_run=first_run)

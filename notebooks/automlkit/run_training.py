@@ -30,10 +30,10 @@ import papermill
 import yaml
 from mlflow import MlflowClient
 
-from .errors import AutomlKitError
+from .errors import AutomlKitError, ParameterError
 from .log_config import configure_logging
 from .settings import TrainingSettings
-from .training import setup_mlflow
+from .training import TrainParams, setup_mlflow
 
 log = logging.getLogger("automlkit.run_training")
 #: How often a training run renews its ``heartbeat`` tag, and how old a heartbeat must be before another
@@ -107,7 +107,8 @@ def raise_on_sigterm() -> None:
 
 
 def read_parameters(pairs: list[list[str]]) -> dict:
-    """``-p NAME VALUE`` pairs as notebook parameters, each value read as YAML (``'[GLM]'`` is a list)."""
+    """``-p NAME VALUE`` pairs as notebook parameters, each value read as YAML (``'[GLM]'`` is a list; the
+    notebook checks each one's shape, :meth:`~automlkit.training.TrainParams.read`)."""
     return {name: yaml.safe_load(value) for name, value in pairs}
 
 
@@ -133,6 +134,7 @@ def run(parameters: dict, notebook: str | Path | None = None, output_dir: str | 
     paths) as this process. Raises papermill's execution error after logging the failure to the run.
     """
     settings = TrainingSettings.load()
+    TrainParams.read(settings, **parameters)  # a parameter of the wrong shape is refused before any run starts
     notebook = notebook or settings.train_notebook
     output_dir = output_dir or output_dir_of(settings)
     experiment_id = setup_mlflow(settings, parameters.get("experiment_name", settings.experiment_name))
@@ -187,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
     parameters = read_parameters(args.parameter)
     try:
         run_id, output = run(parameters, args.notebook, args.output_dir, args.timeout, args.kernel)
+    except ParameterError as exc:
+        log.error("%s", exc)
+        return 2
     except papermill.PapermillExecutionError:
         return 1
     except (Terminated, KeyboardInterrupt):

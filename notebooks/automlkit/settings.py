@@ -28,6 +28,10 @@ from .errors import SettingsError
 
 #: The defaults the shipped example uses; each is written only here.
 DEFAULT_MODEL_NAME = "cross-sell"
+#: The shipped example: the file a training run that names no data reads (in ``DATA_DIR``), and its target.
+#: Nothing else is specific to it: everything else a run needs is learned from its data.
+EXAMPLE_DATA_FILE = "train.csv.gz"
+EXAMPLE_TARGET = "Response"
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"
 #: The upload size limit, in one place: the API refuses larger bodies with a 413, the dashboard refuses
@@ -191,9 +195,17 @@ class TrainingSettings(CommonSettings):
         if not self.artifact_root:
             object.__setattr__(self, "artifact_root", str(self.mlruns_dir / "artifacts"))
 
-    def data_path(self, filename: str = "train.csv.gz") -> str:
+    def data_path(self, filename: str = EXAMPLE_DATA_FILE) -> str:
         """``filename`` in ``DATA_DIR``."""
         return str(self.data_dir / filename)
+
+    def training_data(self, data_path: str = "", target: str = "") -> tuple[str, str]:
+        """The data file and target of a run: as given; with no ``data_path`` the shipped example
+        (:data:`EXAMPLE_DATA_FILE` in ``DATA_DIR``) and, unless one is named, its target. Other data has no
+        default target (empty)."""
+        if data_path:
+            return data_path, target
+        return self.data_path(), target or EXAMPLE_TARGET
 
     @property
     def train_notebook(self) -> Path:

@@ -8,8 +8,9 @@ The model is the registry's (``models:/NAME@ALIAS``, resolved to its version onc
 :func:`mlflow.pyfunc.spark_udf`: each Python worker loads it (one in-process JVM per worker) and scores Arrow
 batches of rows with the same data contract and scorer as the API. A row that breaks the contract does not fail
 the job: its scores are null and ``reason`` says why, as the API would. CSV is read as text and parsed by the
-data contract, as the API parses an upload; Parquet keeps its types. The output is Spark's: a folder of part
-files, committed whole at the end of the job or not at all.
+data contract, as the API parses an upload; its features come out with the contract's types, the id as a whole
+number when every id is one, other columns as text (:func:`typed_columns`); Parquet keeps its types. The output
+is Spark's: a folder of part files, committed whole at the end of the job or not at all.
 """
 
 from __future__ import annotations
@@ -68,11 +69,15 @@ def session(master: str | None = None, app_name: str = "automl score-spark"):
     return builder.getOrCreate()
 
 
+def format_of(path: str, fmt: str | None = None) -> str:
+    """``fmt``, else ``parquet`` for a ``.parquet`` path and ``csv`` for any other."""
+    return fmt or ("parquet" if path.rstrip("/").endswith(".parquet") else "csv")
+
+
 def read(spark, path: str, fmt: str | None = None):
     """A DataFrame of ``path`` (a file, a folder of parts or a glob): CSV (with a header, every cell as text;
     gzip by suffix) or Parquet, by ``fmt`` or the suffix."""
-    fmt = fmt or ("parquet" if path.rstrip("/").endswith(".parquet") else "csv")
-    if fmt == "parquet":
+    if format_of(path, fmt) == "parquet":
         return spark.read.parquet(path)
     return spark.read.options(header=True, inferSchema=False, multiLine=True, escape='"').csv(path)
 
@@ -95,9 +100,52 @@ def answers_bad_rows(model_uri: str) -> bool:
         p.name == "bad_rows" for p in signature.params.params)
 
 
-def score(spark, frame, model_uri: str):
+#: Spark's type for a feature of each pandas dtype the data contract records (any other: text).
+SQL_TYPE_OF_DTYPE = {"int": "bigint", "uint": "bigint", "float": "double", "bool": "boolean"}
+
+
+def _sql_type(dtype: str) -> str:
+    return next((sql for prefix, sql in SQL_TYPE_OF_DTYPE.items() if dtype.startswith(prefix)), "string")
+
+
+def typed_columns(frame, schema: Schema) -> dict[str, object]:
+    """The passed-through columns of a text-read ``frame`` (CSV) as typed Spark columns: each feature as the
+    data contract types it (a value that breaks the contract is null; the row's ``reason`` names it), the id
+    as a whole number when every id is one written plainly (``"007"`` keeps the id text), other columns as read.
+    A whole-number feature comes out ``bigint`` when every value is whole (``24.0`` too: the contract takes it),
+    else ``double``: no value the model scored is lost.
+
+    The whole-number check costs one more read of the input (one aggregate); reading CSV is cheap beside
+    scoring it."""
+    from pyspark.sql import functions as F
+
+    sql = {spec.name: _sql_type(spec.dtype) for spec in schema.columns if spec.name in frame.columns}
+    typed = {name: F.col(f"`{name}`").try_cast(kind).alias(name) for name, kind in sql.items()
+             if kind not in ("string", "bigint")}
+    candidates = {}  # column: (its values as read or as numbers, the same as whole numbers where they are)
+    for name in [name for name, kind in sql.items() if kind == "bigint"]:
+        number = F.col(f"`{name}`").try_cast("double")
+        candidates[name] = (number, F.when(number == F.floor(number), number.cast("bigint")))
+    if schema.id_column and schema.id_column in frame.columns:
+        text = F.col(f"`{schema.id_column}`")
+        whole = text.try_cast("bigint")
+        candidates[schema.id_column] = (text, F.when(whole.cast("string") == text, whole))
+    if candidates:
+        counts = frame.agg(*[F.count(value).alias(f"{k}v") for k, (value, _) in enumerate(candidates.values())],
+                           *[F.count(whole).alias(f"{k}w") for k, (_, whole) in enumerate(candidates.values())]
+                           ).first()
+        for k, (name, (value, whole)) in enumerate(candidates.items()):
+            if counts[f"{k}v"] == counts[f"{k}w"]:
+                typed[name] = whole.alias(name)
+            elif name != schema.id_column:
+                typed[name] = value.alias(name)
+    return typed
+
+
+def score(spark, frame, model_uri: str, text_input: bool = False):
     """``frame`` with the model's answer columns and ``reason`` after its own columns (scored lazily); the
-    answer is null on the rows whose ``reason`` says why they were not scored.
+    answer is null on the rows whose ``reason`` says why they were not scored. ``text_input``: ``frame`` was
+    read as text (CSV), and its columns come out typed (:func:`typed_columns`); else as they are.
 
     Raises :class:`DataContractError` naming the columns the model needs and ``frame`` lacks."""
     import mlflow.pyfunc
@@ -129,14 +177,16 @@ def score(spark, frame, model_uri: str):
     workers = spark.sparkContext.defaultParallelism
     if frame.rdd.getNumPartitions() < workers:  # one small file is one partition: keep every core busy
         frame = frame.repartition(workers)
-    scored = frame.withColumn("__answer", udf(F.struct(*features)))
+    scored = frame.withColumn("__answer", udf(F.struct(*features)))  # the model reads the text as it came
+    typed = typed_columns(frame, schema) if text_input else {}
+    passed = [typed.get(c, F.col(f"`{c}`")) for c in frame.columns]
     if not params:
-        return scored.select(*[F.col(f"`{c}`") for c in frame.columns],
+        return scored.select(*passed,
                              *[F.col(f"__answer.`{name}`").cast(kind).alias(name) for name, kind in columns])
     reason = F.col(f"__answer.`{REASON}`")
     answer = [F.when(reason == "", F.col(f"__answer.`{name}`").cast(kind)).alias(name)
               for name, kind in columns if name != REASON]
-    return scored.select(*[F.col(f"`{c}`") for c in frame.columns], *answer,
+    return scored.select(*passed, *answer,
                          F.when(reason != "", reason).alias(REASON))
 
 
@@ -155,7 +205,8 @@ def score_dataset(spark, source: str, target: str, model_uri: str, label: str = 
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
-    write(score(spark, read(spark, source, input_format), model_uri), target, output_format, overwrite)
+    text_input = format_of(source, input_format) == "csv"
+    write(score(spark, read(spark, source, input_format), model_uri, text_input), target, output_format, overwrite)
     seconds = time.perf_counter() - started
     written = read(spark, target, output_format)
     rejected = F.count(REASON) if REASON in written.columns else F.lit(0)  # a model without bad_rows rejects none

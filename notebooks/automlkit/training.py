@@ -9,15 +9,19 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Literal, Union
 
 import h2o
 import mlflow
 import numpy as np
 import pandas as pd
+import yaml
 from h2o.automl import H2OAutoML
 from h2o.estimators import H2OStackedEnsembleEstimator, H2OXGBoostEstimator
 
 import matplotlib.pyplot as plt
+from pydantic import ConfigDict, ValidationError, field_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from . import plots
 from .native_xgboost import EQUALITY_BOUND
@@ -25,7 +29,7 @@ from .scoring import META_FILE, ModelMeta, answer_columns, scores_of
 from .selection import RULES, Candidate, Selection, candidates_frame, cv_standard_error, h2o_serving_cost, select
 from .errors import DataContractError, ModelError, ParameterError, Problem
 from .drift import fit_references
-from .features import fit_target_encodings
+from .features import AUTO_GROUPS, EncodingChoice, choose_target_encodings, fit_target_encodings
 from .metrics import max_f1_threshold, problem_metrics
 from .problems import DECISION_METRIC, DEFAULT_SORT_METRIC, METRIC_DIRECTIONS, PROBLEMS
 from .schema import Schema, canonical_levels, conform, csv_fingerprint, infer_schema, load_training_data
@@ -41,18 +45,36 @@ PYFUNC_PACKAGES = ("mlflow", "pandas", "numpy", "JPype1", "pydantic-settings", "
 PYFUNC_REQUIREMENTS = [f"{name}=={importlib.metadata.version(name)}" for name in PYFUNC_PACKAGES]
 
 
-@dataclass
+def _yaml_text(value):
+    """A list parameter given as text (papermill's ``-p`` passes text, ``make train`` and the schedule YAML):
+    read as YAML, which JSON is too; an empty text is the empty list."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return yaml.safe_load(value) if value.strip() else []
+    except yaml.YAMLError:
+        raise ValueError("not YAML or JSON text") from None
+
+
+#: Notebook parameters whose value is a list (of column or algorithm names), accepted as YAML/JSON text too.
+LIST_PARAMETERS = ("categorical_columns", "exclude_algos")
+
+
+@pydantic_dataclass(config=ConfigDict(coerce_numbers_to_str=True, extra="forbid"))
 class TrainParams:
-    """The notebook's parameters, validated."""
+    """The notebook's parameters, validated: a value of the wrong shape or type is refused by name (see
+    :meth:`read`); lists may be given as YAML/JSON text (``-p exclude_algos '[GLM]'``)."""
 
     data_path: str
-    target: str = "Response"
+    #: the column to predict (see :meth:`read` for the shipped example's default)
+    target: str
     #: ``auto`` (decided from the target, ``automlkit.schema.decide_problem``), ``binary``, ``multiclass``,
     #: ``regression``
     problem: str = "auto"
     id_column: str = "id"
     categorical_columns: list[str] = field(default_factory=list)
-    target_encoding: list[str] = field(default_factory=list)
+    #: ``auto`` (``features.choose_target_encodings`` picks the columns from the data) or a list of columns
+    target_encoding: Union[Literal["auto"], list[str]] = "auto"
     target_encoding_smoothing: float = 50.0
     tuned_xgboost: bool = True
     experiment_name: str = DEFAULT_MODEL_NAME
@@ -75,11 +97,61 @@ class TrainParams:
     sample_rows: int = 0
     run_id: str = ""
 
-    def __post_init__(self) -> None:
-        if self.selection not in RULES:
-            raise ParameterError(f"selection must be one of {', '.join(RULES)}, got {self.selection!r}")
-        if self.problem not in ("auto", *PROBLEMS):
-            raise ParameterError(f"problem must be auto or one of {', '.join(PROBLEMS)}, got {self.problem!r}")
+    @field_validator(*LIST_PARAMETERS, mode="before")
+    @classmethod
+    def _list_text(cls, value):
+        return _yaml_text(value)
+
+    @field_validator("target_encoding", mode="before")
+    @classmethod
+    def _auto_or_list(cls, value):
+        value = value if isinstance(value, str) and value.strip() == "auto" else _yaml_text(value)
+        if isinstance(value, str) and value.strip() == "auto":
+            return "auto"
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected auto or a list of column names (YAML/JSON text such as '[a, b]'), "
+                             f"got {value!r}")
+        return value
+
+    @field_validator("target")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name the column to predict (-p target NAME); only the shipped example (a run that "
+                             "names no data_path) has a default")
+        return value
+
+    @field_validator("selection")
+    @classmethod
+    def _rule(cls, value: str) -> str:
+        if value not in RULES:
+            raise ValueError(f"must be one of {', '.join(RULES)}, got {value!r}")
+        return value
+
+    @field_validator("problem")
+    @classmethod
+    def _problem(cls, value: str) -> str:
+        if value not in ("auto", *PROBLEMS):
+            raise ValueError(f"must be auto or one of {', '.join(PROBLEMS)}, got {value!r}")
+        return value
+
+    @classmethod
+    def read(cls, settings: TrainingSettings, **values) -> "TrainParams":
+        """The parameters of a run from the notebook's values (text, or typed by YAML), the empty ones taken
+        from ``settings``: no ``data_path`` trains the shipped example
+        (:meth:`~automlkit.settings.TrainingSettings.training_data`); no ``experiment_name`` or ``model_name``, the settings'. Raises
+        :class:`ParameterError` naming each parameter that is unknown or of the wrong shape or type."""
+        values = dict(values)
+        values["data_path"], values["target"] = settings.training_data(values.get("data_path") or "",
+                                                                        values.get("target") or "")
+        values["experiment_name"] = values.get("experiment_name") or settings.experiment_name
+        values["model_name"] = values.get("model_name") or settings.model_name
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ParameterError("invalid parameters: " + "; ".join(_parameter_error(e) for e in exc.errors()))\
+                from None
+
 
     def for_problem(self, problem: str) -> "TrainParams":
         """These parameters once the data decided the problem: the problem set, and the sort metric the
@@ -100,6 +172,18 @@ class TrainParams:
         return METRIC_DIRECTIONS["binary" if self.problem == "auto" else self.problem][self.decision_metric]
 
 
+def _parameter_error(error: dict) -> str:
+    """One pydantic error as ``name: what is wrong, got VALUE``."""
+    name = ".".join(str(part) for part in error.get("loc", ())) or "parameters"
+    if error.get("type") == "unexpected_keyword_argument":
+        return f"{name}: not a parameter of the training notebook"
+    if error.get("type") in ("missing", "missing_argument"):
+        return f"{name}: missing"
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    shown = "" if "got " in message or "input" not in error else f", got {error['input']!r}"
+    return f"{name}: {message}{shown}"
+
+
 @dataclass
 class PreparedData:
     """Training data split into the AutoML part and the fixed holdout, with its schema and fingerprint.
@@ -113,6 +197,9 @@ class PreparedData:
     holdout: np.ndarray
     fingerprint: dict
     train_encoded: pd.DataFrame | None = None
+    #: which columns got a target encoding and why: one line, and (``target_encoding: auto``) per column
+    encoding_reason: str = ""
+    encoding_choices: list[EncodingChoice] = field(default_factory=list)
 
     @property
     def train_frame(self) -> pd.DataFrame:
@@ -137,18 +224,7 @@ def prepare_data(params: TrainParams) -> PreparedData:
     # learned from the rows the model learns from: levels only the holdout has are unseen to the model
     schema = infer_schema(frame[~holdout], params.target, params.id_column, params.categorical_columns,
                           params.problem)
-    train_encoded = None
-    if params.target_encoding:
-        unknown = sorted(set(params.target_encoding) - set(schema.feature_names))
-        if unknown:
-            raise DataContractError([Problem(c, "named for target encoding but not a feature") for c in unknown])
-        if schema.problem == "multiclass":
-            raise DataContractError([Problem(c, "target encoding needs a binary or numeric target; this one has "
-                                                f"{len(schema.classes)} classes") for c in params.target_encoding])
-        train = frame[~holdout]
-        schema.target_encodings, train_encoded = fit_target_encodings(
-            {c: canonical_levels(train[c]) for c in params.target_encoding}, truth(train, schema),
-            smoothing=params.target_encoding_smoothing, seed=params.seed)
+    schema.target_encodings, train_encoded, reason, choices = target_encodings(frame[~holdout], schema, params)
     schema.drift_reference = fit_references(conform(frame[~holdout], schema).features,
                                             {c.name: c.kind for c in schema.columns})
     fingerprint = {
@@ -159,11 +235,47 @@ def prepare_data(params: TrainParams) -> PreparedData:
         "holdout_rows": int(holdout.sum()),
         "columns": len(frame.columns),
         "ignored_columns": ", ".join(schema.ignored_columns) or "none",
+        "target_encoded": ", ".join(e.column for e in schema.target_encodings) or "none",
     }
     if schema.is_binary:
         fingerprint["positive_rate"] = float(schema.is_positive(frame[schema.target]).mean())
     return PreparedData(frame=frame, schema=schema, holdout=holdout, fingerprint=fingerprint,
-                        train_encoded=train_encoded)
+                        train_encoded=train_encoded, encoding_reason=reason, encoding_choices=choices)
+
+
+def target_encodings(train: pd.DataFrame, schema: Schema, params: TrainParams
+                     ) -> tuple[list, pd.DataFrame | None, str, list[EncodingChoice]]:
+    """The target encodings of a run, learned from the training rows ``train``: the columns the user named
+    (an error names each one that cannot have one), or under ``auto`` those
+    :func:`~automlkit.features.choose_target_encodings` picks, none for a multiclass target. Returns the
+    encodings, the training rows' out-of-fold values (None without encodings), why, and the per-column
+    choices of ``auto``."""
+    smoothing = params.target_encoding_smoothing
+    if params.target_encoding == "auto":
+        if schema.problem == "multiclass":
+            return [], None, (f"auto: none, the target has {len(schema.classes)} classes: an encoding is a level's "
+                              "rate of one class or its mean target, so a multiclass target would need one per "
+                              "class and column; the model uses its categorical columns as they are"), []
+        columns = {c.name: (canonical_levels(train[c.name]), train[c.name] if c.kind == "numeric" else None)
+                   for c in schema.columns}
+        encodings, encoded, choices = choose_target_encodings(columns, truth(train, schema), smoothing,
+                                                              seed=params.seed)
+        names = ", ".join(e.column for e in encodings)
+        reason = (f"auto: {names}: their levels explain more of the target than {AUTO_GROUPS} groups of them do"
+                  if encodings else f"auto: none, no column's levels explain more of the target than "
+                                    f"{AUTO_GROUPS} groups of it do")
+        return encodings, (encoded if encodings else None), reason, choices
+    if not params.target_encoding:
+        return [], None, "none: target_encoding is []", []
+    unknown = sorted(set(params.target_encoding) - set(schema.feature_names))
+    if unknown:
+        raise DataContractError([Problem(c, "named for target encoding but not a feature") for c in unknown])
+    if schema.problem == "multiclass":
+        raise DataContractError([Problem(c, "target encoding needs a binary or numeric target; this one has "
+                                            f"{len(schema.classes)} classes") for c in params.target_encoding])
+    encodings, encoded = fit_target_encodings({c: canonical_levels(train[c]) for c in params.target_encoding},
+                                              truth(train, schema), smoothing=smoothing, seed=params.seed)
+    return encodings, encoded, f"named by target_encoding: {', '.join(params.target_encoding)}", []
 
 
 def truth(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -423,6 +535,10 @@ def log_data_and_params(params: TrainParams, data: PreparedData) -> None:
     mlflow.log_params(flat)
     mlflow.log_params(data.fingerprint)
     mlflow.log_dict(data.schema.to_dict(), "schema.json")
+    mlflow.set_tag("target_encoding_reason", data.encoding_reason[:5000])
+    if data.encoding_choices:
+        mlflow.log_dict({"reason": data.encoding_reason, "columns": [c.to_dict() for c in data.encoding_choices]},
+                        "target_encoding.json")
 
 
 #: Variables of the leader's importance kept in the model's metadata (``GET /model``, the dashboard's card).

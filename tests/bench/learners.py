@@ -28,7 +28,7 @@ from automlkit import training
 from automlkit.h2o_cluster import H2OCluster
 from automlkit.metrics import binary_metrics
 from automlkit.log_config import configure_logging
-from automlkit.settings import TrainingSettings
+from automlkit.settings import EXAMPLE_TARGET, TrainingSettings
 
 log = logging.getLogger("learners")
 OUT = Path(__file__).resolve().parents[2] / "bench" / "learners.csv"
@@ -62,7 +62,8 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown candidates: {', '.join(unknown)}")
 
-    params = training.TrainParams(data_path=args.data or TrainingSettings.load().data_path(), sample_rows=args.sample_rows,
+    params = training.TrainParams(data_path=args.data or TrainingSettings.load().data_path(), target=EXAMPLE_TARGET,
+                                  sample_rows=args.sample_rows,
                                   target_encoding=["Region_Code", "Policy_Sales_Channel"])
     data = training.prepare_data(params)
     y_holdout = training.truth(data.holdout_frame, data.schema)
