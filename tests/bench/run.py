@@ -18,7 +18,9 @@ under ``MODEL_NAME-best`` instead. Then, in this one process tree:
 5. puts the API under load (``load.py``): ``--load-clients`` concurrent clients for ``--load-seconds``,
    mixing single-row JSON and 1,000-row CSV requests; errors and p50/p99 per kind;
 6. starts a second API with ``MONITORING=0`` and measures both in turns: the monitoring recorder's cost;
-7. runs ``automl score`` over ``--batch-rows`` rows (test.csv.gz repeated; rows/s and peak RSS) and
+7. starts ``mlflow models serve`` on the same version (``mlflow_serve.py``): single-row p50, 100k rows as CSV
+   and as ``dataframe_split`` JSON; and times the native booster's ``inplace_predict`` on the same rows;
+8. runs ``automl score`` over ``--batch-rows`` rows (test.csv.gz repeated; rows/s and peak RSS) and
    ``automl score-spark`` on ``local[2]`` over ``--spark-rows`` of them (``batch.py``).
 
 Prints one table and writes ``bench/results.json``.
@@ -55,6 +57,7 @@ from tests.conftest import (REPO, TEST_CSV, TRAIN_CSV, free_port, run_training, 
 
 from .batch import batch_figures, monitoring_overhead
 from .load import run_load
+from .mlflow_serve import mlflow_serve_figures, native_booster_rate
 
 log = logging.getLogger("bench")
 HERE = Path(__file__).resolve().parent
@@ -243,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
             stop_process(api)
             log.info("ours on the MOJO path: %.0f rows/s", mojo_rate)
 
+        version = MlflowClient(settings.tracking_uri).get_model_version_by_alias(settings.model_name,
+                                                                                 settings.champion_alias)
+        mlflow_serve = mlflow_serve_figures(settings.tracking_uri, f"models:/{settings.model_name}/{version.version}",
+                                            frame, data, workdir, args.baseline_requests * 4)
+
         port = free_port()
         env = {**os.environ, "BASELINE_MOJO": str(mojo), "BASELINE_META": str(meta_path)}
         baseline = subprocess.Popen(
@@ -263,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
 
         scorer = MojoScorer(mojo, jar, meta.schema.positive_class)
         matrix = scorer.encode(conform(frame, meta.schema).features)
+        native_rate = native_booster_rate(scorer, matrix)
         java_rate, java_probability = java_loop(mojo, jar, matrix, 1 + scorer.positive_index, workdir)
         batch = batch_figures({"MLFLOW_TRACKING_URI": settings.tracking_uri, "MODEL_NAME": settings.model_name},
                               workdir, args.batch_rows, args.spark_rows)
@@ -294,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
         "api_peak_rss_mb": rss,
         "max_abs_diff_vs_h2o": float(np.max(np.abs(ours_probability - h2o_probability))),
         "max_abs_diff_vs_java_loop": float(np.max(np.abs(ours_probability - java_probability))),
+        "native_booster_rows_per_s": native_rate,
+        **mlflow_serve,
         **explained,
         **load,
         **monitoring,
@@ -328,6 +339,23 @@ def table(r: dict) -> str:
         rows.append(("  the same on the MOJO path (rows/s)", f"{r['csv_100k_rows_per_s_mojo_path']:,.0f}", "",
                      f"{r['csv_100k_rows_per_s_mojo_path'] / r['csv_100k_rows_per_s_baseline']:.1f}x; batches "
                      f"now: {scorer.get('batches')}"))
+    if r.get("native_booster_rows_per_s"):
+        rows.append(("native booster inplace_predict, same rows (rows/s)", f"{r['native_booster_rows_per_s']:,.0f}",
+                     "", f"ours = {r['csv_100k_rows_per_s'] / r['native_booster_rows_per_s']:.0%} of it (target >= 40%)"))
+    if "mlflow_serve_single_row_p50_ms" in r:
+        csv_rate, json_rate = r.get("mlflow_serve_csv_100k_rows_per_s"), r.get("mlflow_serve_json_100k_rows_per_s")
+        rows += [
+            ("mlflow models serve: single-row p50 (ms)", f"{r['single_row_p50_ms']:.2f}",
+             f"{r['mlflow_serve_single_row_p50_ms']:.2f}",
+             f"ours {r['mlflow_serve_single_row_p50_ms'] / r['single_row_p50_ms']:.1f}x faster"),
+            ("mlflow models serve: CSV 100k (rows/s)", f"{r['csv_100k_rows_per_s']:,.0f}",
+             f"{csv_rate:,.0f}" if csv_rate else "refused",
+             f"ours {r['csv_100k_rows_per_s'] / csv_rate:.1f}x" if csv_rate
+             else r.get("mlflow_serve_csv_refusal", "")[:60]),
+            ("mlflow models serve: dataframe_split JSON 100k (rows/s)", f"{r['csv_100k_rows_per_s']:,.0f}",
+             f"{json_rate:,.0f}" if json_rate else "refused",
+             f"ours (CSV) {r['csv_100k_rows_per_s'] / json_rate:.1f}x" if json_rate else ""),
+        ]
     rows += [
         ("Java loop, same MOJO, 2 threads (rows/s)", f"{r['java_loop_rows_per_s']:,.0f}", "",
          f"ours = {r['csv_share_of_java_loop']:.0%} of it (target >= 80%)"),
