@@ -23,7 +23,7 @@ def test_help_lists_every_subcommand():
 
 @pytest.mark.parametrize("name,option", [("train", "--output-dir"), ("retrain", "--first-run"),
                                          ("serve", "--dashboard-port"), ("api", "--port"),
-                                         ("dashboard", "--port"), ("h2o-node", "--check")])
+                                         ("dashboard", "--port"), ("h2o-node", "--size")])
 def test_each_subcommand_has_its_own_help(name, option):
     result = automl(name, "--help")
     assert result.returncode == 0, result.stderr

@@ -5,7 +5,7 @@
     automl serve                               # MLflow UI, API and dashboard as local processes
     automl api --port 8000                     # the prediction API (uvicorn)
     automl dashboard --port 8866               # the Voilà dashboard
-    automl h2o-node                            # one node of a compose H2O cloud (and its --check)
+    automl h2o-node                            # one node of a compose H2O cloud
     automl score customers.csv.gz scored.csv   # batch scoring of a CSV of any size, streaming
     automl score-spark customers/ scored/      # the same with Spark, for data sets beyond one machine
 

@@ -8,7 +8,9 @@ stops the JVM as soon as the process that started it is gone.
 
     python -m automlkit.h2o_cluster --watch OWNER_PID JVM_PID ICE_ROOT   (started by H2OCluster itself)
     python -m automlkit.h2o_cluster --node      (the compose `h2o` services: one node of H2O_NODES)
-    python -m automlkit.h2o_cluster --check URL --size N   (their healthcheck: a healthy cloud of N nodes)
+
+Their healthcheck is ``python -m automlkit.healthcheck h2o URL --size N`` (standard library only; what a
+ready cloud is, :func:`~automlkit.healthcheck.cloud_ready`, is defined there).
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ import sys
 import tempfile
 import time
 
-import json
-import urllib.request
 from pathlib import Path
 
 import h2o
@@ -35,6 +35,7 @@ from h2o.job import H2OJob
 from h2o.utils.progressbar import ProgressBarWidget, RenderResult
 
 from .errors import ServiceError, ServiceTimeout
+from .healthcheck import cloud_ready, cloud_state
 from .java_build import h2o_jar
 from .log_config import configure_logging
 from .settings import H2oNodeSettings
@@ -159,18 +160,6 @@ class H2OCluster:
         self.stop()
 
 
-def cloud_state(url: str) -> dict:
-    """What the H2O node at ``url`` says of its cluster (``GET /3/Cloud``)."""
-    with urllib.request.urlopen(f"{url.rstrip('/')}/3/Cloud", timeout=5) as response:
-        return json.load(response)
-
-
-def cloud_ready(state: dict, size: int) -> bool:
-    """True when ``state`` (of :func:`cloud_state`) is a healthy cloud in consensus, of ``size`` nodes
-    (of any size when ``size`` is 0)."""
-    return (size in (0, state["cloud_size"])) and bool(state["consensus"]) and bool(state["cloud_healthy"])
-
-
 def wait_for_cloud(url: str, size: int, timeout: float = 600, still_starting=lambda: True) -> dict:
     """Wait until the node at ``url`` reports a healthy cloud of ``size`` nodes (0: any); returns its state.
 
@@ -271,15 +260,14 @@ def watch(owner: int, jvm: int, ice_root: str, every: float = 1.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The watchdog, a compose H2O node, or its healthcheck."""
-    parser = argparse.ArgumentParser(description="H2O helpers: JVM watchdog, compose node, cloud check")
+    """The watchdog or a compose H2O node."""
+    parser = argparse.ArgumentParser(description="H2O helpers: JVM watchdog, compose node")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--watch", nargs=3, metavar=("OWNER_PID", "JVM_PID", "ICE_ROOT"),
                       help="stop an H2O JVM when the process that started it is gone")
     mode.add_argument("--node", action="store_true",
                       help="run one node of a cloud of H2O_NODES (default 1) nodes with H2O_MEMORY (default 4g)")
-    mode.add_argument("--check", metavar="URL", help="exit 0 when URL is a healthy cloud of --size nodes")
-    parser.add_argument("--size", type=int, default=None, help="nodes the cloud must have (default: H2O_NODES)")
+    parser.add_argument("--size", type=int, default=None, help="nodes of the cloud (default: H2O_NODES)")
     args = parser.parse_args(argv)
     node = H2oNodeSettings.load()
     configure_logging(node.log_level)
@@ -287,12 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.watch:
         owner_pid, jvm_pid, ice = args.watch
         watch(int(owner_pid), int(jvm_pid), ice)
-    elif args.node:
-        run_node(size, node.memory, node.cloud_name)
     else:
-        state = cloud_state(args.check)
-        print(f"{state['cloud_size']} node(s), healthy: {state['cloud_healthy']}, consensus: {state['consensus']}")
-        return 0 if cloud_ready(state, size) else 1
+        run_node(size, node.memory, node.cloud_name)
     return 0
 
 

@@ -12,9 +12,9 @@ With ``RETRAIN_ON_ALERT=1`` the schedule also looks at the champion's monitoring
 ``ALERT_CHECK_SECONDS`` (``automlkit.monitoring``, read from the tracking store as ``GET /monitoring`` reads
 it) and trains at once on a new one: each alert (version, kind, feature or metric) starts one run at most.
 
-While the schedule is alive a heartbeat file is rewritten every few seconds; ``--healthcheck`` (the compose
-trainer's healthcheck) fails once it is older than :data:`HEARTBEAT_STALE_SECONDS`, so a dead schedule
-shows, even while the process itself is still there.
+While the schedule is alive a heartbeat file is rewritten every few seconds; the compose trainer's
+healthcheck (``python -m automlkit.healthcheck heartbeat``, standard library only) fails once it is older
+than ``HEARTBEAT_STALE_SECONDS``, so a dead schedule shows, even while the process itself is still there.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import yaml
 from mlflow import MlflowClient
 
 from . import monitoring, run_training
+from .healthcheck import HEARTBEAT, HEARTBEAT_SECONDS
 from .registry import alias_version
 from .log_config import configure_logging
 from .errors import ParameterError
@@ -38,10 +38,6 @@ from .settings import TrainingSettings
 from .training import TrainParams
 
 log = logging.getLogger("automlkit.retrain")
-#: The schedule's heartbeat (``--healthcheck`` reads it).
-HEARTBEAT = Path(tempfile.gettempdir()) / "automlkit-retrain.heartbeat"
-HEARTBEAT_SECONDS = 5.0
-HEARTBEAT_STALE_SECONDS = 60.0
 
 
 def beat_while_alive(schedule_thread: threading.Thread, path: Path = HEARTBEAT,
@@ -55,14 +51,6 @@ def beat_while_alive(schedule_thread: threading.Thread, path: Path = HEARTBEAT,
     thread = threading.Thread(target=beat, name="heartbeat", daemon=True)
     thread.start()
     return thread
-
-
-def heartbeat_age(path: Path = HEARTBEAT) -> float:
-    """Seconds since the schedule's last heartbeat (infinite when there is none)."""
-    try:
-        return time.time() - float(path.read_text())
-    except (OSError, ValueError):
-        return float("inf")
 
 
 def wait_for_tracking(settings: TrainingSettings, stop: threading.Event, timeout: float = 600) -> bool:
@@ -185,16 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                              "(the compose trainer's TRAIN_PARAMS)")
     parser.add_argument("--first-run", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="parameter of the first run only, when there is no champion yet (a short budget)")
-    parser.add_argument("--healthcheck", action="store_true",
-                        help="exit 0 when the schedule of this container/machine is alive (its heartbeat is fresh)")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="per-cell execution timeout, seconds")
     parser.add_argument("--output-dir", default=None,
                         help="where executed notebooks go (default: MLRUNS_DIR/notebooks)")
     args = parser.parse_args(argv)
-    if args.healthcheck:
-        age = heartbeat_age(HEARTBEAT)
-        print(f"schedule heartbeat {age:.0f} s ago")
-        return 0 if age < HEARTBEAT_STALE_SECONDS else 1
     settings = TrainingSettings.load()
     configure_logging(settings.log_level)
     interval = settings.retrain_interval if args.interval is None else args.interval

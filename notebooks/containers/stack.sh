@@ -151,20 +151,32 @@ healthy() {
   fi
 }
 
+# the last line the container's healthcheck printed (what it saw: `python -m automlkit.healthcheck`)
+last_check() {
+  $ENGINE inspect -f '{{with .State.Health}}{{range .Log}}{{.Output}}{{"\n"}}{{end}}{{end}}' "$1" 2>/dev/null \
+    | awk 'NF' | tail -n 1 | cut -c 1-200
+}
+
 wait_healthy() {
-  local deadline=$((SECONDS + UP_TIMEOUT)) pending name service
-  declare -A reported=()
+  local deadline=$((SECONDS + UP_TIMEOUT)) next_report=$SECONDS pending name service
+  declare -A reported=() seen=()
   while :; do
     pending=()
+    seen=()
     while read -r name service; do
       [ -n "$name" ] || continue
       if healthy "$name" </dev/null; then
         [ -n "${reported[$service]:-}" ] || { say "$service is healthy"; reported[$service]=1; }
       else
         pending+=("$service")
+        seen[$service]=$(last_check "$name" </dev/null)
       fi
     done < <(containers)
     [ ${#reported[@]} -gt 0 ] && [ ${#pending[@]} -eq 0 ] && return 0
+    if [ $SECONDS -ge $next_report ]; then   # every 30 s: who is pending, and what its check last saw
+      for service in "${pending[@]}"; do say "pending: $service (${seen[$service]:-no check output yet})"; done
+      next_report=$((SECONDS + 30))
+    fi
     if [ $SECONDS -ge $deadline ]; then
       say "not healthy after ${UP_TIMEOUT} s: ${pending[*]} (see: make logs)"
       return 1
@@ -205,6 +217,9 @@ case "$command" in
     choose_engine
     # every profile, so that no optional service stays behind
     ACTIVE_PROFILES="dev h2o-2"
+    # podman-compose stops every container at once: the API's drain and its monitoring flush need MLflow,
+    # so the services that write to it stop first (each within its stop_grace_period), then the rest
+    compose stop api dashboard trainer jupyterlab >/dev/null 2>&1 || true
     if [ "${VOLUMES:-0}" = 1 ]; then compose down -v; else compose down; fi
     ;;
   build) ensure_env_file; choose_engine; active_profiles; build ;;
