@@ -5,7 +5,6 @@ never iterated as characters, and no default that names the shipped data's colum
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 
