@@ -13,7 +13,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 
-from automlkit.h2o_cluster import free_port_pair
+from automlkit.h2o_cluster import free_port_pair, key_tag
 from conftest import (QUICK_BUDGET, REPO, ROW, SHIPPED_TARGET, SMALL_BUDGET, assert_still_serving, free_port,
                       run_training, start_api, start_h2o_node, start_mlflow, stop_process, wait_for_cloud, wait_http)
 
@@ -152,14 +152,46 @@ def test_training_killed_halfway_registers_nothing_leaves_no_jvm_and_the_next_ru
     assert client.get_model_version_by_alias(model, "champion").version in ("1", 1)
 
 
-def test_h2o_dying_during_training_marks_the_run_failed_with_the_reason(mlflow_server, sample_csv, tmp_path):
-    model = "h2o-dies"
+def _jobs_of(h2o_url: str, run_id: str) -> dict[str, str]:
+    """The status of each job on the node at ``h2o_url`` whose result belongs to the MLflow run ``run_id``."""
+    jobs = requests.get(f"{h2o_url}/3/Jobs", timeout=5).json()["jobs"]
+    tag = key_tag(run_id)
+    return {j["dest"]["name"]: j["status"] for j in jobs if tag in ((j.get("dest") or {}).get("name") or "")}
+
+
+def test_on_a_shared_cluster_a_stopped_run_cancels_its_jobs_and_a_dying_one_fails_with_the_reason(
+        mlflow_server, sample_csv, tmp_path):
+    """The compose trainer trains on a cluster it does not own (the ``h2o`` service). Stopped with SIGTERM (as
+    ``podman stop`` does), a run exits well within the trainer's stop grace period, its kernel cancels the job
+    it was waiting on (h2o-py cancels on the interrupt the kernel gets when it is shut down), and the node runs
+    on. The same node dying under the next run marks that run FAILED with the reason."""
     port = free_port_pair()
-    node = start_h2o_node(f"dying-{port}", port, tmp_path)
+    node = start_h2o_node(f"shared-{port}", port, tmp_path)
     url = f"http://127.0.0.1:{port}"
     client = MlflowClient(mlflow_server)
     try:
         wait_for_cloud(url, 1, [node])
+        stopped = _training(mlflow_server, sample_csv, "h2o-stopped", tmp_path, "-p", "h2o_url", url)
+        try:
+            run = _running_on_h2o(client, "h2o-stopped", stopped, set())
+            wait_until(lambda: "RUNNING" in _jobs_of(url, run.info.run_id).values(), 120, what="a model being built")
+            started = time.monotonic()
+            os.kill(stopped.pid, signal.SIGTERM)
+            stopped.wait(timeout=60)
+            exited = time.monotonic() - started
+        finally:
+            stop_process(stopped)
+        assert stopped.returncode == 143 and exited < 30, exited  # the trainer's stop_grace_period in compose
+        assert client.get_run(run.info.run_id).info.status == "KILLED"
+        # H2O honours a cancel when the build next checks for one (a tuned XGBoost's folds: up to half a minute)
+        jobs = wait_until(lambda: (lambda j: j if "RUNNING" not in j.values() else None)(_jobs_of(url, run.info.run_id)),
+                          90, every=1, what="the stopped run's jobs ended")
+        print(f"\nthe stopped run exited {exited:.1f} s after SIGTERM; its jobs ended "
+              f"{time.monotonic() - started:.0f} s after it: {jobs}")
+        assert "CANCELLED" in jobs.values() and "DONE" not in jobs.values(), jobs
+        assert node.poll() is None and requests.get(f"{url}/3/Cloud", timeout=5).json()["cloud_healthy"]
+
+        model = "h2o-dies"
         process = _training(mlflow_server, sample_csv, model, tmp_path, "-p", "h2o_url", url)
         try:
             run = _running_on_h2o(client, model, process, set())

@@ -61,6 +61,13 @@ def free_port_pair(host: str = "127.0.0.1") -> int:
     raise ServiceError("no free pair of ports found for H2O")
 
 
+def key_tag(run_id: str) -> str:
+    """The part every H2O key a training run creates carries in its name (the tuned XGBoost, AutoML's project,
+    the joint stack): its MLflow run's id, so that on a shared cluster two runs never collide and each job
+    can be told to belong to its run; the time when there is no run id."""
+    return f"run{run_id[:12]}" if run_id else f"t{time.time_ns()}"
+
+
 class _JobLine(ProgressBarWidget):
     """H2O's progress display as one line when a job ends: what it was, how far it got, how long it took.
 

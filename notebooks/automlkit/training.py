@@ -29,6 +29,7 @@ from .scoring import META_FILE, ModelMeta, answer_columns, scores_of
 from .selection import RULES, Candidate, Selection, candidates_frame, cv_standard_error, h2o_serving_cost, select
 from .errors import DataContractError, ModelError, ParameterError, Problem
 from .drift import fit_references
+from .h2o_cluster import key_tag
 from .features import AUTO_GROUPS, EncodingChoice, choose_target_encodings, fit_target_encodings
 from .metrics import max_f1_threshold, problem_metrics
 from .problems import DECISION_METRIC, DEFAULT_SORT_METRIC, METRIC_DIRECTIONS, PROBLEMS
@@ -352,9 +353,10 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
     XGBoost joins the leaderboard, ranked on the cross-validated ``sort_metric``.
     """
     started = time.monotonic()
+    tag = key_tag(params.run_id or (mlflow.active_run().info.run_id if mlflow.active_run() else ""))
     extra = []
     if params.tuned_xgboost and "XGBoost" not in params.exclude_algos and H2OXGBoostEstimator.available():
-        tuned = H2OXGBoostEstimator(model_id=f"XGBoost_tuned_{int(time.time())}", **TUNED_XGBOOST,
+        tuned = H2OXGBoostEstimator(model_id=f"XGBoost_tuned_{tag}", **TUNED_XGBOOST,
                                     **cv_settings(params))
         tuned.train(x=schema.model_features, y=schema.target, training_frame=train)
         extra.append(tuned)
@@ -369,7 +371,7 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
         sort_metric=params.sort_metric,
         exclude_algos=params.exclude_algos or None,
         keep_cross_validation_predictions=bool(extra),  # the joint stack below needs them
-        project_name=f"automl_{int(time.time())}",
+        project_name=f"automl_{tag}",
         verbosity="info",  # its event log (models started and finished, time left) streams with the notebook
     )
     aml.train(x=schema.model_features, y=schema.target, training_frame=train)
@@ -382,7 +384,7 @@ def run_automl(train: h2o.H2OFrame, schema: Schema, params: TrainParams) -> Trai
                     [m.model_id for m in extra] or "nothing")
     base = [m for m in automl_ids if not m.startswith("StackedEnsemble")] + [m.model_id for m in extra]
     if extra and len(base) >= 2:
-        extra.append(stack(base, train, schema, params, model_id=f"StackedEnsemble_WithTuned_{int(time.time())}"))
+        extra.append(stack(base, train, schema, params, model_id=f"StackedEnsemble_WithTuned_{tag}"))
     sources = ([aml] if automl_ids else []) + extra
     if not sources:
         raise ModelError(f"AutoML built no model within max_runtime_secs={params.max_runtime_secs}: give it more "
