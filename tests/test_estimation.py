@@ -201,3 +201,47 @@ def test_monitoring_estimates_beside_the_realised_figures_or_says_there_is_no_ma
         assert estimated["rows"] == 2 * len(rest)  # labelled or not, every scored row is estimated
         assert abs(estimated["auc"] - period["realised"]["auc"]) < 0.03
         assert abs(estimated["positive_rate"] - labels.mean()) < 0.02
+
+
+def test_get_monitoring_answers_the_estimate_of_a_version_with_a_map_and_why_not_without(tiny, labelled, tmp_path):
+    import mlflow
+    from fastapi.testclient import TestClient
+    from mlflow import MlflowClient
+
+    from api.main import create_app
+    from automlkit.settings import ApiSettings
+    from automlkit.training import log_mojo_model
+    from route_fixtures import TINY_MODEL_NAME, register_tiny_model, restored_mlflow_uris
+
+    uri = register_tiny_model(tmp_path)  # version 1: the committed meta, no map
+    fit, rest = labelled.head(3000), labelled.iloc[3000:5000]
+    fitted = tiny.score_csv(fit.to_csv(index=False).encode())
+    meta = ModelMeta(tiny.meta.schema, tiny.meta.threshold, tiny.meta.holdout_metrics,
+                     calibration=fit_calibration("binary", fit["Response"].to_numpy(), fitted.columns["probability"]))
+    with restored_mlflow_uris():
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        with mlflow.start_run(experiment_id=mlflow.get_experiment_by_name(TINY_MODEL_NAME).experiment_id):
+            log_mojo_model(TINY_MOJO, genmodel_jar(), meta, TINY_MODEL_NAME)  # version 2: with its map
+    settings = ApiSettings(tracking_uri=uri, model_name=TINY_MODEL_NAME, poll_seconds=0, reload_token="estimate-token",
+                           monitoring_flush_seconds=0.2, monitoring_cache_seconds=0)
+    records = rest.to_dict("records")
+    with restored_mlflow_uris(), TestClient(create_app(settings)) as client:
+        for version in ("1", "2"):
+            MlflowClient(uri).set_registered_model_alias(TINY_MODEL_NAME, "champion", version)
+            client.post("/reload", headers={"Authorization": "Bearer estimate-token"})
+            answer = client.post("/predict", json={"records": records})
+            assert answer.status_code == 200 and answer.json()["version"] == version, answer.text[:300]
+            deadline = time.time() + 30
+            while client.get("/monitoring").json()["recorder"]["written"] < int(version) and time.time() < deadline:
+                time.sleep(0.2)
+        body = client.get("/monitoring", params={"since": "2026-01-01", "every": "hour"}).json()
+    periods = {p["version"]: p for p in body["periods"]}
+    without, estimated = periods["1"]["estimated"], periods["2"]["estimated"]
+    assert without["available"] is False and without["reason"] == estimation.NO_MAP
+    assert without["realised"]["rows"] == len(rest)  # the realised confusion matrix needs no map
+    assert estimated["available"] is True and estimated["rows"] == len(rest)
+    assert set(estimated["confusion"]) == {"tp", "fp", "fn", "tn"}
+    assert sum(estimated["confusion"].values()) == pytest.approx(len(rest), abs=0.1)
+    assert abs(estimated["auc"] - periods["2"]["realised"]["auc"]) < 0.04
+    assert estimated["realised"]["confusion"] == without["realised"]["confusion"]  # the same rows, same model
