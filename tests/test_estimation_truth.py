@@ -19,6 +19,7 @@ rows it never saw, split into daily periods; the summaries go through the real m
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import mlflow
@@ -28,6 +29,7 @@ import pytest
 from mlflow import MlflowClient
 
 from automlkit import monitoring
+from automlkit.estimation import CalibrationMap
 from automlkit.monitoring import MonitoringStore, Scoring
 from automlkit.settings import ApiSettings
 from conftest import API_MODEL
@@ -98,10 +100,13 @@ def figures(period: dict) -> dict[str, float]:
             "estimated_precision": estimated["precision"], "realised_precision": realised["precision"]}
 
 
-def test_the_champion_carries_its_calibration_map(champion):
+def test_the_champion_carries_its_calibration_map(champion, api_training):
     calibration = champion.meta.calibration
     assert calibration is not None and calibration.method == "isotonic" and calibration.problem == "binary"
     assert calibration.holdout_rows > 500 and np.all(np.diff(calibration.y) >= 0)
+    client = MlflowClient(api_training.tracking_uri)  # the training run logs the same map
+    logged = json.loads(open(client.download_artifacts(api_training.run_id, "calibration.json")).read())
+    assert CalibrationMap.from_dict(logged) == calibration
 
 
 def test_the_estimate_tracks_the_realised_auc_on_unshifted_periods(answer):
