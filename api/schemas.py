@@ -250,6 +250,49 @@ class RealisedOut(BaseModel):
     logloss: float | None = None
 
 
+class ConfusionOut(BaseModel):
+    """A confusion matrix at the model's threshold (expected counts may be fractional)."""
+
+    tp: float
+    fp: float
+    fn: float
+    tn: float
+
+
+class RealisedBesideOut(BaseModel):
+    """The realised figures of the labelled rows, beside the estimate (binary: the confusion matrix at the
+    threshold from counts; multiclass: accuracy)."""
+
+    rows: int
+    auc: float | None = None
+    confusion: ConfusionOut | None = None
+    positive_rate: float | None = None
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    accuracy: float | None = None
+
+
+class EstimatedOut(BaseModel):
+    """Performance estimated without labels from the version's calibration map (CBPE, docs/monitoring.md):
+    binary the expected AUC and confusion matrix at the threshold, multiclass the expected accuracy,
+    regression nothing (``available`` false and the ``reason``)."""
+
+    available: bool
+    reason: str | None = Field(None, description="why nothing is estimated (regression; no calibration map)")
+    method: str | None = None
+    rows: int | None = Field(None, description="the scored rows the estimate stands on")
+    auc: float | None = Field(None, description="binary: the expected AUC")
+    confusion: ConfusionOut | None = Field(None, description="binary: the expected confusion matrix at the "
+                                                             "threshold")
+    positive_rate: float | None = Field(None, description="binary: the expected share of positive rows")
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+    accuracy: float | None = Field(None, description="binary at the threshold; multiclass of the top class")
+    realised: RealisedBesideOut | None = Field(None, description="the same figures of the period's labelled rows")
+
+
 class MonitoringPeriod(BaseModel):
     """What one version scored in one day or hour."""
 
@@ -266,6 +309,7 @@ class MonitoringPeriod(BaseModel):
                                               "the training reference")
     drifted: list[str] = Field(description="features whose psi is past psi_alert")
     realised: RealisedOut | None
+    estimated: EstimatedOut | None = Field(None, description="performance estimated before labels arrive")
 
 
 class MonitoringAlert(BaseModel):

@@ -8,6 +8,7 @@ test_api, test_dashboard.)"""
 from __future__ import annotations
 
 import io
+import json
 import math
 
 import numpy as np
@@ -126,6 +127,14 @@ def test_training_decides_the_problem_and_logs_its_metrics_and_plots(trained):
                 if problem == "multiclass" else
                 {"plots/holdout_predicted_vs_actual.png", "plots/holdout_residuals.png"})
     assert expected <= plots and "plots/holdout_roc.png" not in plots
+    # the calibration map of estimated performance: the top class's probability (multiclass), none (regression)
+    logged = {a.path for a in client.list_artifacts(version.run_id)}
+    if problem == "regression":
+        assert "calibration.json" not in logged
+    else:
+        calibration = json.loads(open(client.download_artifacts(version.run_id, "calibration.json")).read())
+        assert calibration["problem"] == "multiclass" and calibration["method"] == "isotonic"
+        assert 0 <= min(calibration["y"]) <= max(calibration["y"]) <= 1
 
 
 def test_the_api_answers_as_the_problem_asks(trained, api):

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 import pandas as pd
 
+from . import estimation
 from .drift import DECILES, PSI_ALERT, DriftReference, psi
 from .problems import DECISION_METRIC, METRIC_DIRECTIONS
 from .schema import Schema, canonical_levels
@@ -102,6 +103,8 @@ class Summary:
     psi: list[float] = field(default_factory=list)
     #: ``rows`` and the problem's metrics over the scored rows that carried the target; None without them
     realised: dict[str, float] | None = None
+    #: the additive counts of estimated performance (``automlkit.estimation.summary_counts``), by metric key
+    estimate: dict[str, float] = field(default_factory=dict)
 
     def metrics(self) -> dict[str, float]:
         """The summary as MLflow metric keys and values (see the module's docstring)."""
@@ -115,6 +118,7 @@ class Summary:
             out[f"psi.{i}"] = value
         if self.realised:
             out.update({f"realised_{name}": value for name, value in self.realised.items() if math.isfinite(value)})
+        out.update(self.estimate)
         return out
 
 
@@ -146,6 +150,8 @@ def summarise(scorings: list[Scoring]) -> Summary:
     summary.bins = [bin_counts(r, [f[r.column] for f in frames]) for r in references]
     summary.psi = [psi(r.shares, _shares(c)) for r, c in zip(references, summary.bins)]
     summary.realised = realised(scorings, schema)
+    summary.estimate = estimation.summary_counts(model.meta.calibration, problem, rank_by, model.meta.threshold,
+                                                 labelled_rows(scorings, schema) if summary.realised else None)
     return summary
 
 
@@ -187,9 +193,9 @@ def _scores(scored: "Scored") -> np.ndarray:
     return np.asarray(scored.columns["probability" if scored.problem == "binary" else "prediction"], dtype=float)
 
 
-def realised(scorings: list[Scoring], schema: Schema) -> dict[str, float] | None:
-    """``rows`` and the problem's metrics (``automlkit.metrics.problem_metrics``) over the scored rows that
-    carried a known target; None when none did. A metric that is undefined (AUC of one class) is NaN."""
+def labelled_rows(scorings: list[Scoring], schema: Schema) -> tuple[np.ndarray, np.ndarray] | None:
+    """The known targets (as :func:`truth_of` gives them) and the scores (:func:`_scores`) of the scored rows
+    that carried one; None when none did."""
     truths, scores = [], []
     for scoring in scorings:
         raw = scoring.scored.truth
@@ -204,9 +210,19 @@ def realised(scorings: list[Scoring], schema: Schema) -> dict[str, float] | None
             scores.append(_scores(scoring.scored)[known])
     if not truths:
         return None
+    return np.concatenate(truths), np.concatenate(scores)
+
+
+def realised(scorings: list[Scoring], schema: Schema) -> dict[str, float] | None:
+    """``rows`` and the problem's metrics (``automlkit.metrics.problem_metrics``) over the scored rows that
+    carried a known target (:func:`labelled_rows`); None when none did. A metric that is undefined (AUC of one
+    class) is NaN."""
+    labelled = labelled_rows(scorings, schema)
+    if labelled is None:
+        return None
     from .metrics import problem_metrics  # scikit-learn: imported once there is something to measure
 
-    y, s = np.concatenate(truths), np.concatenate(scores)
+    y, s = labelled
     try:
         if schema.problem == "binary" and y.min() == y.max():
             values = {"auc": float("nan"), "logloss": _binary_logloss(y, s)}
@@ -559,7 +575,7 @@ def aggregate(history: VersionHistory, frame: pd.DataFrame) -> dict[str, Any]:
             "score_deciles": [d for d in deciles if d is not None] if all(d is not None for d in deciles) else [],
             "share_above_threshold": _weighted(frame, "share_above_threshold", "rows"),
             "psi": psi_values, "drifted": sorted(n for n, v in psi_values.items() if v > PSI_ALERT),
-            "realised": realised_out}
+            "realised": realised_out, "estimated": estimation.period_estimate(frame, history.problem, realised_out)}
 
 
 def period_start(moment: datetime, every: str) -> datetime:

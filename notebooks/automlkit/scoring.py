@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .drift import batch_drift
+from .estimation import CalibrationMap
 from .errors import DataContractError, ModelError, ParameterError, Problem
 from .mojo import MojoScorer
 from .schema import Conformed, Schema, conform, conform_records, decode_csv, parse_csv, whole_number_values
@@ -54,12 +55,16 @@ class ModelMeta:
     #: the leader's top variables by H2O's scaled importance (``variable``, ``scaled_importance``); empty for
     #: models without importances
     variable_importance: list[dict] = field(default_factory=list)
+    #: the holdout's calibration map of the scores (``automlkit.estimation``: monitoring's estimated
+    #: performance); None for regression and for models saved before maps were stored
+    calibration: CalibrationMap | None = None
 
     def to_dict(self) -> dict:
         """JSON-ready form."""
         return {"schema": self.schema.to_dict(), "threshold": self.threshold,
                 "holdout_metrics": self.holdout_metrics, "h2o_model_id": self.h2o_model_id,
-                "selection": self.selection, "variable_importance": self.variable_importance}
+                "selection": self.selection, "variable_importance": self.variable_importance,
+                "calibration": self.calibration.to_dict() if self.calibration is not None else None}
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelMeta":
@@ -67,7 +72,8 @@ class ModelMeta:
         threshold = data.get("threshold")
         return cls(schema=Schema.from_dict(data["schema"]), threshold=None if threshold is None else float(threshold),
                    holdout_metrics=data.get("holdout_metrics", {}), h2o_model_id=data.get("h2o_model_id", ""),
-                   selection=data.get("selection") or {}, variable_importance=data.get("variable_importance") or [])
+                   selection=data.get("selection") or {}, variable_importance=data.get("variable_importance") or [],
+                   calibration=CalibrationMap.from_dict(data.get("calibration")))
 
     @classmethod
     def read(cls, path: str | Path) -> "ModelMeta":

@@ -30,6 +30,7 @@ from .selection import RULES, Candidate, Selection, candidates_frame, cv_standar
 from .errors import DataContractError, ModelError, ParameterError, Problem
 from .drift import fit_references
 from .h2o_cluster import key_tag
+from .estimation import CalibrationMap, fit_calibration
 from .features import AUTO_GROUPS, EncodingChoice, choose_target_encodings, fit_target_encodings
 from .metrics import max_f1_threshold, problem_metrics
 from .problems import DECISION_METRIC, DEFAULT_SORT_METRIC, METRIC_DIRECTIONS, PROBLEMS
@@ -550,12 +551,14 @@ TOP_IMPORTANCE = 15
 @dataclass
 class Evaluation:
     """The leader on the holdout: its metrics, its threshold (binary models; else None), the figures logged
-    (artifact path -> figure, for the notebook to show) and its variable importance (top rows, or [])."""
+    (artifact path -> figure, for the notebook to show), its variable importance (top rows, or []) and the
+    calibration map of its scores (``automlkit.estimation``; None for regression)."""
 
     metrics: dict
     threshold: float | None
     figures: dict = field(default_factory=dict)
     importance: list[dict] = field(default_factory=list)
+    calibration: CalibrationMap | None = None
 
 
 def variable_importance(model) -> pd.DataFrame | None:
@@ -586,7 +589,8 @@ def log_leader_evaluation(y_holdout: np.ndarray, scores: np.ndarray, board: pd.D
     """The leader's holdout metrics, the leaderboard, the problem's plots and the variable importance on the
     active run: binary models get the max-F1 threshold, ROC, gains, precision-recall, calibration and the
     confusion matrix at the threshold; multiclass a confusion matrix and per-class precision/recall;
-    regression predicted-vs-actual and residuals."""
+    regression predicted-vs-actual and residuals. Classifiers also get the calibration map of their holdout
+    scores (``calibration.json``), which the version carries for monitoring's estimated performance."""
     leader_id = leader.model_id
     metrics = problem_metrics(schema.problem, y_holdout, scores, schema.classes)
     mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if np.isfinite(v)})
@@ -623,7 +627,10 @@ def log_leader_evaluation(y_holdout: np.ndarray, scores: np.ndarray, board: pd.D
     for path, figure in figures.items():
         mlflow.log_figure(figure, path)
         plt.close(figure)
-    return Evaluation(metrics, threshold, figures, [] if not len(top) else top.to_dict("records"))
+    calibration = fit_calibration(schema.problem, y_holdout, scores, schema.classes)
+    if calibration is not None:
+        mlflow.log_dict(calibration.to_dict(), "calibration.json")
+    return Evaluation(metrics, threshold, figures, [] if not len(top) else top.to_dict("records"), calibration)
 
 
 def check_mojo(model_uri: str, holdout: pd.DataFrame, reference: np.ndarray, schema: Schema,
