@@ -419,7 +419,7 @@ def test_positive_class_rule():
 
 def test_training_exploration_and_dashboard_read_the_target_alike():
     """Every reader of true labels uses the schema's rule: training's labels, exploration's, the dashboard's."""
-    from automlkit import dashboard, explore, training
+    from automlkit import dashboard_fit, explore, training
 
     frame = pd.DataFrame({"x": [1, 2, 3, 4, 5, 6], "Response": ["1", "0", "1.00", " 1", "1e0", ""]})
     schema = infer_schema(frame.assign(Response=[1, 0, 1, 1, 1, 0]), "Response", None)
@@ -428,4 +428,4 @@ def test_training_exploration_and_dashboard_read_the_target_alike():
     assert training.truth(frame, schema).tolist() == expected
     assert explore._positive(frame, schema).tolist() == expected
     card = {"input_schema": {"target": "Response", "positive_class": schema.positive_class}}
-    assert dashboard.target_labels(frame, card).tolist() == expected
+    assert dashboard_fit.upload_truth(frame, card, "binary").tolist() == expected
