@@ -14,12 +14,10 @@ def problem_of(card: dict | None) -> str:
     return problem if problem in PROBLEMS else "binary"
 
 
-
 def classes_of(card: dict | None) -> list[str]:
     """The model's classes in the API's order (empty for regression)."""
     card = card or {}
     return [str(c) for c in card.get("classes") or (card.get("input_schema") or {}).get("classes") or []]
-
 
 
 def problem_text(card: dict) -> str:
@@ -30,7 +28,6 @@ def problem_text(card: dict) -> str:
     classes = classes_of(card)
     named = ", ".join(classes[:8]) + (", …" if len(classes) > 8 else "")
     return f"multiclass, {len(classes)} classes: {named}" if classes else "multiclass"
-
 
 
 def schema_of(card: dict | None) -> Schema | None:

@@ -46,7 +46,6 @@ def importance_png(importance: list[dict]) -> bytes:
     return png(fig)
 
 
-
 def reasons_png(answer: dict) -> bytes:
     """A small bar chart of one customer's top contributions and the rest, red up and blue down."""
     explanation = answer["predictions"][0]["explanation"]
@@ -59,7 +58,6 @@ def reasons_png(answer: dict) -> bytes:
     return png(fig)
 
 
-
 def histogram_png(probability: np.ndarray, threshold: float) -> bytes:
     """Histogram of the probabilities with the threshold marked."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -68,7 +66,6 @@ def histogram_png(probability: np.ndarray, threshold: float) -> bytes:
     ax.set(xlabel="probability of the positive class", ylabel="customers", title="Scores")
     ax.legend()
     return png(fig)
-
 
 
 def gains_png(probability: np.ndarray, labels: np.ndarray | None) -> bytes:
@@ -89,7 +86,6 @@ def gains_png(probability: np.ndarray, labels: np.ndarray | None) -> bytes:
     return png(fig)
 
 
-
 def class_counts_png(counts: pd.Series) -> bytes:
     """Bar chart of the predicted class counts."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -100,14 +96,12 @@ def class_counts_png(counts: pd.Series) -> bytes:
     return png(fig)
 
 
-
 def prediction_histogram_png(prediction: np.ndarray) -> bytes:
     """Histogram of the predicted values."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.hist(np.asarray(prediction, dtype=float), bins=50, color="#4c72b0")
     ax.set(xlabel="prediction", ylabel="rows", title="Predictions")
     return png(fig)
-
 
 
 def actual_vs_predicted_png(actual: np.ndarray, predicted: np.ndarray) -> bytes:

@@ -6,11 +6,11 @@ Jinja2). Every value from a file, a card or the API is escaped: shown as text, n
 from __future__ import annotations
 
 import base64
-import html
 from pathlib import Path
 
 import jinja2
 import pandas as pd
+from markupsafe import Markup
 
 from .dashboard_card import problem_of, problem_text
 from .dashboard_charts import importance_png
@@ -31,14 +31,21 @@ HOLDOUT_METRICS = {problem: tuple(sorted(METRIC_DIRECTIONS[problem], key=lambda 
 #: The headline holdout metrics of the model card per problem type.
 CARD_METRICS = {"binary": ("auc",), "multiclass": ("logloss", "accuracy"), "regression": ("rmse", "r2")}
 
-#: The page's style and script templates.
+#: The page's templates: its style, its script and every fragment of HTML it shows.
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
                                autoescape=True, keep_trailing_newline=False)
+#: ``{{ value|fmt(',.1f') }}``: Python's format mini-language in the templates.
+TEMPLATES.filters["fmt"] = format
 
 
 def metric_name(metric: str) -> str:
     """How ``metric`` is named on the page (:data:`METRIC_NAMES`; its own name when it has none there)."""
     return METRIC_NAMES.get(metric, metric)
+
+
+def _fragment(name: str, **values) -> str:
+    """The macro ``name`` of ``templates/dashboard_fragments.html`` with ``values`` (escaped), as plain text."""
+    return str(getattr(TEMPLATES.get_template("dashboard_fragments.html").module, name)(**values))
 
 
 def page_style() -> str:
@@ -48,12 +55,8 @@ def page_style() -> str:
 
 def problems_html(detail: str, problems: list[Problem], title: str = "The file cannot be scored:") -> str:
     """A readable list of what is wrong (column, rows, message) instead of the JSON body."""
-    items = problems or [Problem(None, detail)]
-    rows = "".join(
-        f"<li><b>{html.escape(str(p.column)) if p.column else 'File'}</b>"
-        f"{_rows_text(p)}: {html.escape(p.message)}</li>" for p in items)
-    return f"<div class='problems'><p>{html.escape(title)}</p><ul>{rows}</ul></div>"
-
+    items = [(p.column if p.column else "File", _rows_text(p), p.message) for p in problems or [Problem(None, detail)]]
+    return _fragment("problems", title=title, items=items)
 
 
 def _rows_text(problem: Problem) -> str:
@@ -63,24 +66,19 @@ def _rows_text(problem: Problem) -> str:
     return f" (row{'s' if problem.count > 1 else ''} {', '.join(map(str, problem.rows))}{more})"
 
 
-
 def alert_html(title: str, detail) -> str:
     """A red box: what is unavailable or failed (bold), then the reason (both shown as text, never markup)."""
-    return f"<div class='api-down'><b>{html.escape(str(title))}</b> {html.escape(str(detail))}</div>"
-
+    return _fragment("alert", title=str(title), detail=str(detail))
 
 
 def upload_status_html(filename: str, rows: int | None = None, columns: int | None = None) -> str:
     """The uploaded file's name, and its rows and columns once read."""
-    name = f"<b>{html.escape(filename)}</b>"
-    return name if rows is None else f"{name}: {rows:,} rows, {columns} columns"
-
+    return _fragment("upload_status", filename=filename, rows=rows, columns=columns)
 
 
 def reading_html(filename: str, size: int) -> str:
     """What the page does while it reads an upload."""
-    return f"<i>Reading <b>{html.escape(filename)}</b> ({megabytes(size)})…</i>"
-
+    return _fragment("reading", filename=filename, size=megabytes(size))
 
 
 def megabytes(size: int) -> str:
@@ -88,70 +86,45 @@ def megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):,.1f} MB"
 
 
-
 def drift_html(drift: list[dict] | None) -> str:
     """A warning table of the features whose population moved past the PSI alert, or a calm line. Rows from
-    the API's ``X-Drift`` header (:func:`drift_from_header`) carry the PSI only."""
+    the API's ``X-Drift`` header (:func:`automlkit.dashboard_client.drift_from_header`) carry the PSI only."""
     if drift is None:
         return ""
-    drifted = [r for r in drift if r["drifted"]]
-    if not drifted:
-        largest = (f"largest PSI {max((r['psi'] for r in drift), default=0):.3f}, " if drift else "")
-        return (f"<p class='drift-ok'>No feature drifts from the training data ({largest}"
-                f"alert above {PSI_ALERT}).</p>")
 
     def share(row: dict, key: str) -> str:
         return f"{row[key]:.1%}" if row.get(key) is not None else ""
 
-    rows = "".join(
-        f"<tr><td><b>{html.escape(str(r['column']))}</b></td><td>{r['psi']:.3f}</td>"
-        f"<td>{html.escape(str(r.get('bin') or ''))}</td><td>{share(r, 'training_share')}</td>"
-        f"<td>{share(r, 'batch_share')}</td></tr>" for r in drifted)
-    return ("<div class='drift-warning'><p><b>Drift warning:</b> these features differ from the data the model "
-            f"was trained on (population stability index above {PSI_ALERT}); predictions may be less reliable."
-            "</p><table class='drift'><thead><tr><th>feature</th><th>PSI</th><th>most changed bin</th>"
-            f"<th>training share</th><th>this file</th></tr></thead><tbody>{rows}</tbody></table></div>")
-
+    drifted = [{"column": r["column"], "psi": r["psi"], "bin": r.get("bin") or "",
+                "training_share": share(r, "training_share"), "batch_share": share(r, "batch_share")}
+               for r in drift if r["drifted"]]
+    largest = max((r["psi"] for r in drift), default=0) if drift else None
+    return _fragment("drift", drifted=drifted, largest=largest, alert=PSI_ALERT)
 
 
 def history_html(models: dict, problem: str = "binary") -> str:
     """The registered versions, newest first: aliases, the holdout metrics of ``problem``, why, and a link
     to the run."""
     columns = HOLDOUT_METRICS[problem]
-    rows = []
-    for v in models.get("versions", []):
-        metrics = v.get("holdout_metrics") or {}
-        badges = "".join(f"<span class='alias alias-{html.escape(a)}'>{html.escape(a)}</span>" for a in v["aliases"])
-        serving = " <small>(serving)</small>" if v["version"] == models.get("serving_version") else ""
-        link = (f"<a href='{html.escape(v['run_url'])}' target='_blank'>leaderboard &amp; run in MLflow</a>"
-                if str(v.get("run_url") or "").startswith(("http://", "https://")) else "")
-        rows.append(
-            f"<tr><td>v{html.escape(v['version'])}{serving}</td><td>{badges}</td>"
-            f"<td>{html.escape(v['created_at'].replace('T', ' ').removesuffix('+00:00'))}</td>"
-            + "".join(f"<td>{metrics[m]:.4f}</td>" if m in metrics else "<td></td>" for m in columns)
-            + f"<td>{html.escape(v.get('decision') or '')}</td><td>{link}</td></tr>")
-    if not rows:
-        return "<p>No registered versions yet.</p>"
-    names = "".join(f"<th>{'holdout ' if i == 0 else ''}{html.escape(metric_name(m))}</th>"
-                    for i, m in enumerate(columns))
-    return ("<table class='history'><thead><tr><th>version</th><th>alias</th><th>registered (UTC)</th>"
-            f"{names}<th>champion decision</th><th></th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
-
+    versions = [{
+        "version": v["version"], "serving": v["version"] == models.get("serving_version"), "aliases": v["aliases"],
+        "created": v["created_at"].replace("T", " ").removesuffix("+00:00"),
+        "metrics": [(v.get("holdout_metrics") or {}).get(m) for m in columns], "decision": v.get("decision") or "",
+        "run_url": v["run_url"] if str(v.get("run_url") or "").startswith(("http://", "https://")) else None,
+    } for v in models.get("versions", [])]
+    return _fragment("history", versions=versions, columns=[metric_name(m) for m in columns])
 
 
 def scored_html(scored: dict) -> str:
     """What was scored with which model (``rows``, ``model``, ``version``), and the per-row ``warnings`` (the
     API's rules, checked before sending) as a readable list."""
-    text = (f"<p class='scored'>Scored {scored['rows']:,} customers with {html.escape(str(scored['model']))} "
-            f"v{html.escape(str(scored['version']))}.</p>")
+    text = _fragment("scored", rows=scored["rows"], model=str(scored["model"]), version=str(scored["version"]))
     warnings = [w if isinstance(w, Problem) else Problem(**w) for w in scored.get("warnings") or []]
     return text + (problems_html("", warnings, "Scored, with warnings:") if warnings else "")
 
 
-
 def _number(value: float) -> str:
     return f"{value:,.4f}"
-
 
 
 def card_html(card: dict, run_url: str | None = None) -> str:
@@ -161,40 +134,28 @@ def card_html(card: dict, run_url: str | None = None) -> str:
     run in MLflow (``run_url``, from ``GET /models``) and its variable importance as a bar chart."""
     problem = problem_of(card)
     metrics = card.get("holdout_metrics") or {}
-    headline = " &middot; ".join(
-        f"<b>holdout {html.escape(metric_name(m))}</b> {_number(metrics[m]) if m in metrics else 'n/a'}"
-        for m in CARD_METRICS[problem])
-    if problem == "binary":
-        headline += f" &middot; <b>threshold</b> {card.get('threshold') or 0:.4f}"
-    trained = (card.get("trained_at") or "")[:19].replace("T", " ")
-    algorithm = (card.get("algorithm") or "").removesuffix("MojoModel")
-    line = (f"<b>Model</b> {html.escape(card['name'])} <b>version</b> {html.escape(str(card['version']))}"
-            f"{f' ({html.escape(algorithm)})' if algorithm else ''} &middot; <b>trained</b> {html.escape(trained)} UTC "
-            f"&middot; <b>problem</b> {html.escape(problem_text(card))} &middot; {headline}")
     selection = card.get("selection")
     if selection:
         serving = selection.get("serving") or {}
-        explains = "explains its scores" if serving.get("contributions") else "no per-feature explanations"
-        line += (f"<br><b>chosen by</b> {html.escape(selection['rule'])} &middot; "
-                 f"{float(serving.get('rows_per_s') or 0):,.0f} rows/s &middot; {explains} "
-                 f"<details><summary>why this model</summary>{html.escape(selection.get('reason', ''))}</details>")
-    if run_url:
-        line += (f"<a class='run-link' href='{html.escape(run_url)}' target='_blank'>training run in MLflow: "
-                 "leaderboard, plots, notebook</a>")
+        selection = {"rule": selection["rule"], "rows_per_s": float(serving.get("rows_per_s") or 0),
+                     "explains": "explains its scores" if serving.get("contributions") else
+                     "no per-feature explanations", "reason": selection.get("reason", "")}
     importance = card.get("variable_importance") or []
-    if importance:
-        encoded = base64.b64encode(importance_png(importance)).decode()
-        line += ("<details class='importance'><summary>variable importance</summary>"
-                 f"<img alt='variable importance' src='data:image/png;base64,{encoded}'></details>")
-    return f"<div class='model-card'>{line}</div>"
-
+    return _fragment("card", c={
+        "name": card["name"], "version": str(card["version"]),
+        "algorithm": (card.get("algorithm") or "").removesuffix("MojoModel"),
+        "trained": (card.get("trained_at") or "")[:19].replace("T", " "), "problem": problem_text(card),
+        "headline": [(metric_name(m), _number(metrics[m]) if m in metrics else "n/a") for m in CARD_METRICS[problem]],
+        "threshold": float(card.get("threshold") or 0) if problem == "binary" else None,
+        "selection": selection, "run_url": run_url,
+        "importance_png": base64.b64encode(importance_png(importance)).decode() if importance else None,
+    })
 
 
 def table_html(table: pd.DataFrame, css_class: str) -> str:
-    """A plain HTML table (no index; every cell and header escaped) in a box that scrolls sideways when the
-    upload is wide."""
-    return f"<div class='table-box'>{table.to_html(index=False, classes=css_class, border=0, escape=True)}</div>"
-
+    """A plain HTML table (no index; every cell and header escaped by pandas) in a box that scrolls sideways
+    when the upload is wide."""
+    return _fragment("table_box", table=Markup(table.to_html(index=False, classes=css_class, border=0, escape=True)))
 
 
 def ranking_title(problem: str) -> str:
@@ -204,47 +165,34 @@ def ranking_title(problem: str) -> str:
             "regression": "Rows ranked by prediction, largest first"}[problem]
 
 
-
 def accuracy_html(matrix: pd.DataFrame) -> str:
     """The accuracy on this file: the share of rows with a known class whose class was predicted."""
     total = int(matrix.to_numpy().sum())
-    if not total:
-        return "<p class='fit'>No row of this file has a known class: no accuracy.</p>"
     correct = int(sum(matrix.at[c, c] for c in matrix.index if c in matrix.columns))
-    return (f"<p class='fit'><b>Accuracy on this file</b> {correct / total:.1%} "
-            f"({correct:,} of {total:,} rows with a known class predicted right)</p>")
-
+    return _fragment("accuracy", correct=correct, total=total)
 
 
 def residuals_html(metrics: dict | None) -> str:
     """RMSE and MAE on this file, or why there are none."""
-    if metrics is None:
-        return "<p class='fit'>No row of this file has a known actual value: no RMSE or MAE.</p>"
-    return (f"<p class='fit'><b>RMSE on this file</b> {_number(metrics['rmse'])} &middot; "
-            f"<b>MAE</b> {_number(metrics['mae'])} ({metrics['rows']:,} rows with a known actual value)</p>")
-
+    metrics = metrics or {}
+    return _fragment("residuals", rmse=metrics.get("rmse"), mae=metrics.get("mae"), rows=metrics.get("rows"))
 
 
 def reasons_html(answer: dict) -> str:
     """The top reasons for one customer as a list (feature, push up or down), or why there are none."""
     explain = answer.get("explain") or {}
     if not explain.get("available"):
-        return f"<p class='no-reasons'>{html.escape(explain.get('message', 'No explanation available.'))}</p>"
+        return _fragment("reasons", message=explain.get("message", "No explanation available."), probability=None,
+                         top=[])
     prediction = answer["predictions"][0]
-    items = "".join(
-        f"<li><b>{html.escape(t['feature'])}</b> {'raises' if t['contribution'] > 0 else 'lowers'} the score "
-        f"({t['contribution']:+.3f})</li>" for t in prediction["explanation"]["top"])
-    return (f"<div class='reasons'><p>Probability {prediction['probability']:.1%}. Top reasons "
-            f"(SHAP contributions to the log-odds):</p><ol>{items}</ol></div>")
-
+    return _fragment("reasons", message=None, probability=prediction["probability"],
+                     top=prediction["explanation"]["top"])
 
 
 def download_link(href: str, filename: str, size: int) -> str:
     """An ``<a download>`` link to the scored CSV the dashboard server serves (a real download: the browser
     streams it to disk)."""
-    return (f"<a class='download-link' download='{html.escape(filename)}' href='{html.escape(href)}'>"
-            f"Download {html.escape(filename)}</a> <small>({megabytes(size)})</small>")
-
+    return _fragment("download", href=href, filename=filename, size=megabytes(size))
 
 
 #: The largest scored file the page carries inside the link itself when no server serves it (the notebook
@@ -252,13 +200,10 @@ def download_link(href: str, filename: str, size: int) -> str:
 INLINE_DOWNLOAD_BYTES = 20 * 1024 * 1024
 
 
-
 def inline_download_link(content: bytes, filename: str) -> str:
     """An ``<a download>`` link carrying a small scored CSV as a data URI (no server to fetch it from)."""
-    encoded = base64.b64encode(content).decode()
-    return (f"<a class='download-link' download='{html.escape(filename)}' "
-            f"href='data:text/csv;base64,{encoded}'>Download {html.escape(filename)}</a>")
-
+    return _fragment("download", href=f"data:text/csv;base64,{base64.b64encode(content).decode()}",
+                     filename=filename, size=None)
 
 
 #: Predict's stages: name -> (first percent, last percent, what the page says).
@@ -273,35 +218,28 @@ PREDICT_STAGES = {
 }
 
 
-
 def stage_percent(stage: str, fraction: float = 0.0) -> int:
     """How far Predict is (0-100) ``fraction`` of the way through ``stage`` (:data:`PREDICT_STAGES`)."""
     first, last, _ = PREDICT_STAGES[stage]
     return int(first + (last - first) * min(max(fraction, 0.0), 1.0))
 
 
-
 def stage_html(stage: str, fraction: float = 0.0, detail: str = "") -> str:
     """Predict's stage as the page says it (``3/6 The prediction service is ...: detail``), with its percent."""
     names = [n for n in PREDICT_STAGES if n != "done"]
-    what = PREDICT_STAGES[stage][2]
     number = "" if stage == "done" else f"{names.index(stage) + 1}/{len(names)} "
-    detail = f": {html.escape(detail)}" if detail else ""
-    return (f"<span class='predict-stage' data-stage='{stage}' data-percent='{stage_percent(stage, fraction)}'>"
-            f"{number}{html.escape(what)}{detail}</span>")
-
+    return _fragment("stage", stage=stage, percent=stage_percent(stage, fraction),
+                     text=number + PREDICT_STAGES[stage][2], detail=detail)
 
 
 def stopped_html(why: str) -> str:
     """Where Predict stopped (the bar stays there, red), and why in a word; the message below says the rest."""
-    return f"<span class='predict-stage' data-stage='stopped'>Stopped: {html.escape(why)}</span>"
-
+    return _fragment("stopped", why=why)
 
 
 def sent_text(done: int, total: int) -> str:
     """``12.0 of 50.0 MB``, or ``3.2 MB`` when the total is not known."""
     return f"{megabytes(done).removesuffix(' MB')} of {megabytes(total)}" if total else megabytes(done)
-
 
 
 def duration_text(seconds: float) -> str:

@@ -14,27 +14,22 @@ import pandas as pd
 PAGE_ROWS = 20
 
 
-
 #: The score columns the ranked table shows first, per problem type.
 RANKED_FIRST = {"binary": ("probability", "label"), "multiclass": ("label", "probability"),
                 "regression": ("prediction",)}
-
 
 
 #: Columns the API adds to a scored CSV: not inputs of the model (multiclass adds probability_<class> too).
 SCORE_COLUMNS = ("probability", "label", "rank", "prediction")
 
 
-
 #: Significant digits of a probability in the tables (the download keeps every digit).
 PROBABILITY_DIGITS = 4
-
 
 
 def read_scored(path: str | Path) -> pd.DataFrame:
     """The API's CSV answer as text cells, exactly as written (every digit kept)."""
     return pd.read_csv(path, dtype=str, keep_default_na=False)
-
 
 
 def predicted_probability(scored: pd.DataFrame, classes: list[str] | None = None) -> pd.Series:
@@ -51,7 +46,6 @@ def predicted_probability(scored: pd.DataFrame, classes: list[str] | None = None
     return out
 
 
-
 def ranked_table(scored: pd.DataFrame, id_column: str | None = None, problem: str = "binary",
                  classes: list[str] | None = None) -> pd.DataFrame:
     """The API's ranked CSV answer as the table shows it: rank, id, the scores (binary: probability, label;
@@ -66,7 +60,6 @@ def ranked_table(scored: pd.DataFrame, id_column: str | None = None, problem: st
     return table[first + [c for c in table.columns if c not in first]]
 
 
-
 def significant(value, digits: int = PROBABILITY_DIGITS) -> str:
     """A number (as the API wrote it) with ``digits`` significant digits, trailing zeros kept (0.5 -> 0.5000);
     anything that is not a finite number is shown as it is."""
@@ -77,11 +70,9 @@ def significant(value, digits: int = PROBABILITY_DIGITS) -> str:
     return f"{number:#.{digits}g}" if math.isfinite(number) else str(value)
 
 
-
 def is_probability_column(column: str, classes: list[str] | None = None) -> bool:
     """``probability``, or a multiclass ``probability_<class>`` (see :func:`is_score_column`)."""
     return column == "probability" or (column.startswith("probability_") and is_score_column(column, classes))
-
 
 
 def is_score_column(column: str, classes: list[str] | None = None) -> bool:
@@ -94,7 +85,6 @@ def is_score_column(column: str, classes: list[str] | None = None) -> bool:
     return column in {f"probability_{c}" for c in classes}
 
 
-
 def shown_rows(rows: pd.DataFrame, classes: list[str] | None = None) -> pd.DataFrame:
     """``rows`` as the table shows them: probabilities with :data:`PROBABILITY_DIGITS` significant digits."""
     shown = rows.copy()
@@ -104,12 +94,10 @@ def shown_rows(rows: pd.DataFrame, classes: list[str] | None = None) -> pd.DataF
     return shown
 
 
-
 def customer_record(scored: pd.DataFrame, position: int, classes: list[str] | None = None) -> dict:
     """Row ``position`` of the scored CSV as the input record it came from (the API's own columns dropped)."""
     row = scored.iloc[position]
     return {k: v for k, v in row.items() if not is_score_column(str(k), classes)}
-
 
 
 def matching(table: pd.DataFrame, search: str) -> np.ndarray:
@@ -125,7 +113,6 @@ def matching(table: pd.DataFrame, search: str) -> np.ndarray:
     return found
 
 
-
 def sort_key(cells: pd.Series) -> pd.Series:
     """What a column sorts by: numbers by value when every non-empty cell is a number, else the text ignoring
     case; empty cells are missing (sorted last)."""
@@ -135,7 +122,6 @@ def sort_key(cells: pd.Series) -> pd.Series:
     if (numbers.notna().to_numpy() | empty).all() and not empty.all():
         return numbers
     return text.str.lower().where(~empty)
-
 
 
 def arrange(table: pd.DataFrame, sort_by: str | None = None, descending: bool = False,
@@ -151,18 +137,15 @@ def arrange(table: pd.DataFrame, sort_by: str | None = None, descending: bool = 
     return positions[order]
 
 
-
 def pages(rows: pd.DataFrame | np.ndarray | int, size: int = PAGE_ROWS) -> int:
     """How many pages ``rows`` (a table, positions or a count) fill (at least one)."""
     count = rows if isinstance(rows, int) else len(rows)
     return max(1, -(-count // size))
 
 
-
 def clamp_page(number: int, rows: pd.DataFrame | np.ndarray | int, size: int = PAGE_ROWS) -> int:
     """Page ``number`` (0-based) within the pages that exist."""
     return min(max(number, 0), pages(rows, size) - 1)
-
 
 
 def page(table: pd.DataFrame, number: int, size: int = PAGE_ROWS,
@@ -174,7 +157,6 @@ def page(table: pd.DataFrame, number: int, size: int = PAGE_ROWS,
     return table.iloc[order[number * size:(number + 1) * size]]
 
 
-
 def page_text(number: int, positions: np.ndarray | int, total: int, search: str = "") -> str:
     """``page 2 of 20`` and, while searching, how many rows match."""
     count = positions if isinstance(positions, int) else len(positions)
@@ -182,7 +164,6 @@ def page_text(number: int, positions: np.ndarray | int, total: int, search: str 
     if search.strip():
         text += f" · {count:,} of {total:,} rows match “{search.strip()}”"
     return text
-
 
 
 def above(probability: np.ndarray, threshold: float) -> int:

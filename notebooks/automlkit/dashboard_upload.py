@@ -20,7 +20,6 @@ def preview(content: bytes, max_bytes: int, rows: int = 5) -> tuple[pd.DataFrame
     return frame.head(rows), len(frame)
 
 
-
 @dataclass
 class Checked:
     """An upload checked against the served model's input schema before it is sent."""
@@ -32,7 +31,6 @@ class Checked:
     drift: list[dict] | None = None
     #: whether the card's schema was checked (else only the CSV itself: the API checks the rest)
     schema_checked: bool = False
-
 
 
 def check_upload(content: bytes, card: dict | None, max_bytes: int,
@@ -55,7 +53,6 @@ def check_upload(content: bytes, card: dict | None, max_bytes: int,
     drift = (batch_drift(schema.drift_reference, conformed.features, len(frame)) if schema.drift_reference
              else None)
     return Checked(len(frame), conformed.warnings, drift, schema_checked=True)
-
 
 
 def scored_filename(uploaded: str) -> str:
