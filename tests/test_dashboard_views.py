@@ -21,10 +21,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automlkit import dashboard as view
+from automlkit import dashboard_card as card_view
+from automlkit import dashboard_charts as charts_view
+from automlkit import dashboard_client as client_view
+from automlkit import dashboard_fit as fit_view
+from automlkit import dashboard_markup as markup_view
+from automlkit import dashboard_table as table_view
+from automlkit import dashboard_upload as upload_view
 from automlkit.dashboard_server import (DOWNLOADS_PATH, DownloadFolder, content_disposition, download_handler_class,
                                         remove_orphaned_roots, safe_filename, sweep_downloads, tornado_settings,
                                         voila_arguments)
+from automlkit.metrics import confusion_counts
 from automlkit.settings import DashboardSettings
 from automlkit.errors import DataContractError, Problem
 from conftest import stand_in_http
@@ -32,17 +39,17 @@ from route_fixtures import tiny_meta
 
 
 def test_problems_are_a_readable_list_naming_column_and_rows():
-    text = view.problems_html("", [Problem("Age", "expected a number, got ['old']", [3, 5], 7),
+    text = markup_view.problems_html("", [Problem("Age", "expected a number, got ['old']", [3, 5], 7),
                                    Problem(None, "the file is empty")])
     assert "<b>Age</b> (rows 3, 5 and 5 more): expected a number" in text
     assert "<b>File</b>: the file is empty" in text and "{" not in text
-    assert "cannot be scored" in view.problems_html("the body is empty", [])
+    assert "cannot be scored" in markup_view.problems_html("the body is empty", [])
 
 
 def test_model_card_shows_name_version_trained_at_auc_threshold():
     card = {"name": "cross-sell", "version": "3", "trained_at": "2026-11-25T10:00:00+00:00",
             "holdout_metrics": {"auc": 0.8612345}, "threshold": 0.271828}
-    text = view.card_html(card)
+    text = markup_view.card_html(card)
     assert all(s in text for s in ("cross-sell", ">version</b> 3", "2026-11-25 10:00:00", "0.8612", "0.2718"))
     assert "chosen by" not in text  # a model trained before the selection rule
 
@@ -51,48 +58,49 @@ def test_model_card_says_how_the_model_was_chosen():
     card = {"name": "cross-sell", "version": "4", "algorithm": "GbmMojoModel", "holdout_metrics": {"auc": 0.86},
             "threshold": 0.3, "selection": {"rule": "within_noise", "reason": "3 of 12 candidates <within> ...",
                                             "serving": {"rows_per_s": 61234.5, "contributions": True}}}
-    text = view.card_html(card)
+    text = markup_view.card_html(card)
     assert ">version</b> 4 (Gbm)" in text and "<b>chosen by</b> within_noise" in text
     assert "61,234 rows/s" in text and "explains its scores" in text and "&lt;within&gt;" in text
 
 
 def test_preview_and_its_errors():
-    head, rows = view.preview(gzip.compress(b"a,b\n1,2\n3,4\n5,6\n"), max_bytes=10_000, rows=2)
+    head, rows = upload_view.preview(gzip.compress(b"a,b\n1,2\n3,4\n5,6\n"), max_bytes=10_000, rows=2)
     assert rows == 3 and head.to_dict("list") == {"a": ["1", "3"], "b": ["2", "4"]}
     with pytest.raises(DataContractError) as error:
-        view.preview(b"a,b\n1,2\n3,\xe94\n", max_bytes=10_000)
+        upload_view.preview(b"a,b\n1,2\n3,\xe94\n", max_bytes=10_000)
     assert error.value.problems[0].rows == [2]
     with pytest.raises(DataContractError):
-        view.preview(b"a,b\n" + b"1,2\n" * 100, max_bytes=50)
+        upload_view.preview(b"a,b\n" + b"1,2\n" * 100, max_bytes=50)
 
 
 def _ranked_csv(rows: list[str], header: str) -> pd.DataFrame:
     """A ranked CSV answer of the API (text cells) from its lines."""
-    return view.read_scored(io.StringIO("\n".join([header, *rows]) + "\n"))
+    return table_view.read_scored(io.StringIO("\n".join([header, *rows]) + "\n"))
 
 
 def test_ranked_table_pages_and_threshold_count():
     scored = _ranked_csv(["11,0.9,1,1", "12,0.5,1,2", "10,0.2,0,3"], "id,probability,label,rank")
-    table = view.ranked_table(scored, "id")
+    table = table_view.ranked_table(scored, "id")
     assert table["id"].tolist() == ["11", "12", "10"] and table["rank"].tolist() == ["1", "2", "3"]
     assert list(table.columns) == ["rank", "id", "probability", "label"]
-    assert "<th>rank</th>" in view.table_html(table, "ranked") and "table-box" in view.table_html(table, "x")
-    unranked = view.ranked_table(scored.drop(columns="rank"), "id")
+    assert "<th>rank</th>" in markup_view.table_html(table, "ranked")
+    assert "table-box" in markup_view.table_html(table, "x")
+    unranked = table_view.ranked_table(scored.drop(columns="rank"), "id")
     assert unranked["rank"].tolist() == ["1", "2", "3"] and unranked.columns[0] == "rank"
     long = pd.DataFrame({"x": range(45)})
-    assert view.pages(long) == 3 and view.page(long, 2)["x"].tolist() == list(range(40, 45))
-    assert view.page(long, 9)["x"].tolist() == list(range(40, 45)) and view.page(long, -1)["x"].iloc[0] == 0
-    assert view.pages(0) == 1 and view.pages(np.arange(41)) == 3 and view.clamp_page(7, 41) == 2
-    assert view.above(np.array([0.1, 0.5, 0.5, 0.9]), 0.5) == 3
+    assert table_view.pages(long) == 3 and table_view.page(long, 2)["x"].tolist() == list(range(40, 45))
+    assert table_view.page(long, 9)["x"].tolist() == list(range(40, 45)) and table_view.page(long, -1)["x"].iloc[0] == 0
+    assert table_view.pages(0) == 1 and table_view.pages(np.arange(41)) == 3 and table_view.clamp_page(7, 41) == 2
+    assert table_view.above(np.array([0.1, 0.5, 0.5, 0.9]), 0.5) == 3
 
 
 def test_probabilities_show_four_significant_digits_and_the_rest_as_sent():
-    assert [view.significant(v) for v in ("0.123456789", "0.5", "1", "0.000123456", "1.23456e-07", "0")] == [
+    assert [table_view.significant(v) for v in ("0.123456789", "0.5", "1", "0.000123456", "1.23456e-07", "0")] == [
         "0.1235", "0.5000", "1.000", "0.0001235", "1.235e-07", "0.000"]
-    assert view.significant("") == "" and view.significant("n/a") == "n/a" and view.significant("nan") == "nan"
+    assert [table_view.significant(v) for v in ("", "n/a", "nan")] == ["", "n/a", "nan"]
     rows = pd.DataFrame({"probability": ["0.987654321"], "probability_setosa": ["0.0123456"], "label": ["0.5555555"],
                          "Age": ["0.33333333"], "probability_of_rain": ["0.11111111"]})
-    shown = view.shown_rows(rows, ["setosa"])
+    shown = table_view.shown_rows(rows, ["setosa"])
     assert shown.iloc[0].tolist() == ["0.9877", "0.01235", "0.5555555", "0.33333333", "0.11111111"]
     assert rows["probability"].iat[0] == "0.987654321"  # the table itself keeps every digit (the download too)
 
@@ -105,7 +113,7 @@ TABLE = pd.DataFrame({"rank": ["1", "2", "3", "4", "5"], "id": ["7", "10", "9", 
 
 def test_the_table_sorts_by_any_column_as_numbers_or_text_with_empty_cells_last():
     def ids(*args) -> list[str]:
-        return TABLE["id"].iloc[view.arrange(TABLE, *args)].tolist()
+        return TABLE["id"].iloc[table_view.arrange(TABLE, *args)].tolist()
 
     assert ids() == ["7", "10", "9", "8", "11"] and ids("rank") == ids() and ids("no such column") == ids()
     assert ids("id") == ["7", "8", "9", "10", "11"]  # as numbers: 10 after 9
@@ -114,40 +122,40 @@ def test_the_table_sorts_by_any_column_as_numbers_or_text_with_empty_cells_last(
     assert ids("Gender") == ["10", "8", "7", "11", "9"]  # text ignoring case, ties in rank order, empty last
     assert ids("Gender", True) == ["7", "11", "10", "8", "9"]
     assert ids("probability", True) == ["7", "10", "9", "8", "11"]  # ties keep the ranking
-    assert view.sort_key(pd.Series(["2", "10", "x"])).tolist() == ["2", "10", "x"]  # text: one cell is no number
+    assert table_view.sort_key(pd.Series(["2", "10", "x"])).tolist() == ["2", "10", "x"]  # text: one cell is no number
 
 
 def test_the_search_filters_rows_on_any_cell_ignoring_case_and_pages_follow():
-    assert TABLE["id"].iloc[view.arrange(TABLE, search="FEMALE")].tolist() == ["10", "8"]
-    assert TABLE["id"].iloc[view.arrange(TABLE, "id", True, "male")].tolist() == ["11", "10", "8", "7"]
-    assert len(view.arrange(TABLE, search="  ")) == 5 and len(view.arrange(TABLE, search="nobody")) == 0
-    assert TABLE["id"].iloc[view.arrange(TABLE, search=".5")].tolist() == ["11"]  # text, not a pattern
-    assert view.page_text(0, view.arrange(TABLE, search="male"), len(TABLE), "male") == (
+    assert TABLE["id"].iloc[table_view.arrange(TABLE, search="FEMALE")].tolist() == ["10", "8"]
+    assert TABLE["id"].iloc[table_view.arrange(TABLE, "id", True, "male")].tolist() == ["11", "10", "8", "7"]
+    assert len(table_view.arrange(TABLE, search="  ")) == 5 and len(table_view.arrange(TABLE, search="nobody")) == 0
+    assert TABLE["id"].iloc[table_view.arrange(TABLE, search=".5")].tolist() == ["11"]  # text, not a pattern
+    assert table_view.page_text(0, table_view.arrange(TABLE, search="male"), len(TABLE), "male") == (
         "page 1 of 1 · 4 of 5 rows match “male”")
-    positions = view.arrange(pd.DataFrame({"x": [str(i) for i in range(45)]}), "x", True)
+    positions = table_view.arrange(pd.DataFrame({"x": [str(i) for i in range(45)]}), "x", True)
     frame = pd.DataFrame({"x": [str(i) for i in range(45)]})
-    assert view.page(frame, 2, positions=positions)["x"].tolist() == ["4", "3", "2", "1", "0"]
-    assert view.page_text(1, positions, 45) == "page 2 of 3"
+    assert table_view.page(frame, 2, positions=positions)["x"].tolist() == ["4", "3", "2", "1", "0"]
+    assert table_view.page_text(1, positions, 45) == "page 2 of 3"
 
 
 def test_inline_download_link_carries_the_exact_bytes_and_the_served_one_a_plain_href():
     content = "id,probability,label\n1,0.25,0\n".encode()
-    link = view.inline_download_link(content, "customers-scored.csv")
+    link = markup_view.inline_download_link(content, "customers-scored.csv")
     encoded = re.search(r"base64,([^']+)'", link).group(1)
     assert base64.b64decode(encoded) == content and "download='customers-scored.csv'" in link
-    served = view.download_link("/voila/downloads/k/t/a%20b.csv", "a b.csv", 3 * 1024 * 1024)
+    served = markup_view.download_link("/voila/downloads/k/t/a%20b.csv", "a b.csv", 3 * 1024 * 1024)
     assert "href='/voila/downloads/k/t/a%20b.csv'" in served and "data:" not in served and "(3.0 MB)" in served
-    assert view.scored_filename("batch.csv.gz") == "batch-scored.csv"
+    assert upload_view.scored_filename("batch.csv.gz") == "batch-scored.csv"
 
 
 def test_charts_render_and_labels_come_from_the_target_column_when_present():
     probability = np.linspace(0, 1, 200)
-    assert view.histogram_png(probability, 0.3)[:8] == b"\x89PNG\r\n\x1a\n"
-    assert view.gains_png(probability, None)[:4] == b"\x89PNG"
+    assert charts_view.histogram_png(probability, 0.3)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert charts_view.gains_png(probability, None)[:4] == b"\x89PNG"
     card = {"input_schema": {"target": "Response", "positive_class": "1"}}
     frame = pd.DataFrame({"Response": ["1", "0", "1.0"]})
-    assert view.target_labels(frame, card).tolist() == [1, 0, 1]
-    assert view.target_labels(frame.drop(columns="Response"), card) is None
+    assert fit_view.upload_truth(frame, card, "binary").tolist() == [1, 0, 1]
+    assert fit_view.upload_truth(frame.drop(columns="Response"), card, "binary") is None
 
 
 def test_voila_is_started_with_culling_and_a_websocket_limit_from_the_upload_limit(monkeypatch):
@@ -163,8 +171,8 @@ def test_voila_is_started_with_culling_and_a_websocket_limit_from_the_upload_lim
 
 
 def test_unreachable_api_is_reported_plainly():
-    client = view.ApiClient(DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
-    with pytest.raises(view.ApiUnavailable, match="not reachable"):
+    client = client_view.ApiClient(DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
+    with pytest.raises(client_view.ApiUnavailable, match="not reachable"):
         client.model_card()
 
 
@@ -173,12 +181,12 @@ def test_drift_is_a_warning_table_of_the_drifted_features_only():
               "batch_share": 0.01},
              {"column": "Gender", "psi": 0.01, "drifted": False, "rows": 9, "bin": "Male", "training_share": 0.5,
               "batch_share": 0.51}]
-    shown = view.drift_html(drift)
+    shown = markup_view.drift_html(drift)
     assert "drift-warning" in shown and "<b>Age</b>" in shown and "1.234" in shown and "Gender" not in shown
     assert "20.0%" in shown and "1.0%" in shown and "&lt;= 25" in shown
-    calm = view.drift_html(drift[1:])
+    calm = markup_view.drift_html(drift[1:])
     assert "drift-ok" in calm and "0.010" in calm
-    assert view.drift_html(None) == ""
+    assert markup_view.drift_html(None) == ""
 
 
 def test_history_marks_the_champion_and_links_the_run():
@@ -188,11 +196,11 @@ def test_history_marks_the_champion_and_links_the_run():
          "run_url": "http://mlflow:5000/#/experiments/1/runs/r2"},
         {"version": "1", "aliases": [], "created_at": "2026-11-25T01:00:00+00:00", "run_id": None,
          "holdout_metrics": {}, "decision": "", "run_url": None}]}
-    shown = view.history_html(models)
+    shown = markup_view.history_html(models)
     assert shown.index("v2") < shown.index("v1") and "(serving)" in shown
     assert "alias-champion" in shown and "0.8500" in shown and "v2 beats champion v1" in shown
     assert "href='http://mlflow:5000/#/experiments/1/runs/r2'" in shown
-    assert view.history_html({"versions": []}) == "<p>No registered versions yet.</p>"
+    assert markup_view.history_html({"versions": []}) == "<p>No registered versions yet.</p>"
 
 
 EXPLAINED = {"predictions": [{"row": 1, "probability": 0.42, "explanation": {
@@ -202,19 +210,19 @@ EXPLAINED = {"predictions": [{"row": 1, "probability": 0.42, "explanation": {
 
 
 def test_reasons_list_the_top_features_with_their_direction_and_chart():
-    shown = view.reasons_html(EXPLAINED)
+    shown = markup_view.reasons_html(EXPLAINED)
     assert "42.0%" in shown
     assert "<b>Vehicle_Damage</b> raises the score (+1.500)" in shown
     assert "<b>Previously_Insured</b> lowers the score (-0.700)" in shown
-    assert view.reasons_png(EXPLAINED).startswith(b"\x89PNG")
+    assert charts_view.reasons_png(EXPLAINED).startswith(b"\x89PNG")
     none = {"predictions": [{"row": 1, "probability": 0.1}],
             "explain": {"available": False, "message": "this model (Glm) has no per-feature contributions"}}
-    assert "no-reasons" in view.reasons_html(none) and "(Glm)" in view.reasons_html(none)
+    assert "no-reasons" in markup_view.reasons_html(none) and "(Glm)" in markup_view.reasons_html(none)
 
 
 def test_customer_record_drops_the_score_columns():
     scored = pd.DataFrame({"id": ["7"], "Age": ["44"], "probability": ["0.3"], "label": ["1"], "rank": ["1"]})
-    assert view.customer_record(scored, 0) == {"id": "7", "Age": "44"}
+    assert table_view.customer_record(scored, 0) == {"id": "7", "Age": "44"}
 
 
 # ------------------------------------------------------------------ multiclass and regression models
@@ -269,54 +277,56 @@ def _ranked_answer(content: bytes, ranked: dict) -> bytes:
 
 
 def test_problem_type_and_classes_come_from_the_card_and_default_to_binary():
-    assert view.problem_of({"name": "old"}) == "binary" and view.problem_of(None) == "binary"
-    assert view.problem_of(MULTICLASS_CARD) == "multiclass" and view.problem_of(REGRESSION_CARD) == "regression"
-    assert view.problem_of({"input_schema": {"problem": "regression"}}) == "regression"
-    assert view.classes_of(MULTICLASS_CARD) == CLASSES and view.classes_of(REGRESSION_CARD) == []
+    assert card_view.problem_of({"name": "old"}) == "binary" and card_view.problem_of(None) == "binary"
+    assert card_view.problem_of(MULTICLASS_CARD) == "multiclass"
+    assert card_view.problem_of(REGRESSION_CARD) == "regression"
+    assert card_view.problem_of({"input_schema": {"problem": "regression"}}) == "regression"
+    assert card_view.classes_of(MULTICLASS_CARD) == CLASSES and card_view.classes_of(REGRESSION_CARD) == []
 
 
 def test_binary_model_card_keeps_auc_and_threshold_and_says_binary():
     card = {"name": "cross-sell", "version": "3", "holdout_metrics": {"auc": 0.8612345}, "threshold": 0.271828}
-    text = view.card_html(card)
+    text = markup_view.card_html(card)
     assert "<b>problem</b> binary" in text and "<b>holdout AUC</b> 0.8612" in text
     assert "<b>threshold</b> 0.2718" in text and "logloss" not in text and "RMSE" not in text
 
 
 def test_multiclass_model_card_shows_logloss_and_accuracy_no_threshold():
-    text = view.card_html({**MULTICLASS_CARD, "classes": ["<a>", *CLASSES]})
+    text = markup_view.card_html({**MULTICLASS_CARD, "classes": ["<a>", *CLASSES]})
     assert "<b>problem</b> multiclass, 4 classes: &lt;a&gt;, setosa, versicolor, virginica" in text
     assert "<b>holdout logloss</b> 0.1235" in text and "<b>holdout accuracy</b> 0.9568" in text
     assert "threshold" not in text and "AUC" not in text and "flowers" in text and "(Gbm)" in text
 
 
 def test_regression_model_card_shows_rmse_and_r2_no_threshold():
-    text = view.card_html(REGRESSION_CARD)
+    text = markup_view.card_html(REGRESSION_CARD)
     assert "<b>problem</b> regression" in text and "<b>holdout RMSE</b> 3.2110" in text
     assert "<b>holdout R²</b> 0.8765" in text and "threshold" not in text and "MAE" not in text
-    assert "<b>holdout R²</b> n/a" in view.card_html({**REGRESSION_CARD, "holdout_metrics": {"rmse": 1.0}})
+    assert "<b>holdout R²</b> n/a" in markup_view.card_html({**REGRESSION_CARD, "holdout_metrics": {"rmse": 1.0}})
 
 
 def test_history_shows_the_metrics_of_the_problem_type():
     models = {"versions": [{"version": "1", "aliases": [], "created_at": "2026-12-01T00:00:00+00:00",
                             "holdout_metrics": {"rmse": 3.5, "r2": 0.75, "mae": 2.0}}]}
-    shown = view.history_html(models, "regression")
+    shown = markup_view.history_html(models, "regression")
     assert "<th>holdout RMSE</th><th>MAE</th><th>R²</th><th>mean residual deviance</th>" in shown
     assert "<td>3.5000</td><td>2.0000</td><td>0.7500</td><td></td>" in shown and "AUC" not in shown
-    assert "<th>holdout AUC</th><th>logloss</th><th>AUCPR</th>" in view.history_html(models)
+    assert "<th>holdout AUC</th><th>logloss</th><th>AUCPR</th>" in markup_view.history_html(models)
 
 
 def test_multiclass_ranked_table_shows_the_predicted_class_and_its_probability():
-    table = view.ranked_table(_scored(_ranked_answer(MULTICLASS_CSV, MULTICLASS_RANKED)), "id", "multiclass", CLASSES)
+    table = table_view.ranked_table(_scored(_ranked_answer(MULTICLASS_CSV, MULTICLASS_RANKED)), "id", "multiclass",
+                                    CLASSES)
     assert list(table.columns[:4]) == ["rank", "id", "label", "probability"]
     assert table["id"].tolist() == ["1", "3", "4", "2"] and table["rank"].tolist() == ["1", "2", "3", "4"]
     assert table["label"].tolist() == ["setosa", "virginica", "versicolor", "virginica"]
     assert [float(p) for p in table["probability"]] == [0.9, 0.8, 0.7, 0.6]
     assert "probability_virginica" in table.columns and "petal" in table.columns
-    assert view.ranking_title("multiclass") != view.ranking_title("binary")
+    assert markup_view.ranking_title("multiclass") != markup_view.ranking_title("binary")
 
 
 def test_regression_ranked_table_shows_the_prediction_largest_first():
-    table = view.ranked_table(_scored(_ranked_answer(REGRESSION_CSV, REGRESSION_RANKED)), "id", "regression")
+    table = table_view.ranked_table(_scored(_ranked_answer(REGRESSION_CSV, REGRESSION_RANKED)), "id", "regression")
     assert list(table.columns) == ["rank", "id", "prediction", "size", "price"]
     assert table["prediction"].tolist() == ["30.5", "21.0", "10.0"] and table["id"].tolist() == ["3", "2", "1"]
     assert "probability" not in table.columns and "label" not in table.columns
@@ -324,54 +334,54 @@ def test_regression_ranked_table_shows_the_prediction_largest_first():
 
 def test_customer_record_drops_the_score_columns_of_every_problem_type():
     multiclass = _scored(MULTICLASS_CSV)
-    assert view.customer_record(multiclass, 1) == {"id": "2", "petal": "4.5", "species": "versicolor"}
-    assert view.customer_record(multiclass, 1, CLASSES) == {"id": "2", "petal": "4.5", "species": "versicolor"}
-    assert view.customer_record(_scored(REGRESSION_CSV), 0) == {"id": "1", "size": "10", "price": "12.0"}
+    assert table_view.customer_record(multiclass, 1) == {"id": "2", "petal": "4.5", "species": "versicolor"}
+    assert table_view.customer_record(multiclass, 1, CLASSES) == {"id": "2", "petal": "4.5", "species": "versicolor"}
+    assert table_view.customer_record(_scored(REGRESSION_CSV), 0) == {"id": "1", "size": "10", "price": "12.0"}
     # with the classes known, an input column that only looks like a class probability stays
     own = pd.DataFrame({"probability_of_rain": ["0.2"], "label": ["setosa"], "probability_setosa": ["1.0"]})
-    assert view.customer_record(own, 0, CLASSES) == {"probability_of_rain": "0.2"}
-    assert view.customer_record(own, 0) == {}
+    assert table_view.customer_record(own, 0, CLASSES) == {"probability_of_rain": "0.2"}
+    assert table_view.customer_record(own, 0) == {}
 
 
 def test_class_counts_keep_the_model_order_and_zero_counts():
-    counts = view.class_counts([p["label"] for p in MULTICLASS_RANKED["predictions"]], CLASSES)
+    counts = fit_view.class_counts([p["label"] for p in MULTICLASS_RANKED["predictions"]], CLASSES)
     assert counts.to_dict() == {"setosa": 1, "versicolor": 1, "virginica": 2}
     assert list(counts.index) == CLASSES
-    assert view.class_counts(["virginica", "other"], CLASSES).to_dict() == {
+    assert fit_view.class_counts(["virginica", "other"], CLASSES).to_dict() == {
         "setosa": 0, "versicolor": 0, "virginica": 1, "other": 1}
-    assert view.class_counts_png(counts).startswith(b"\x89PNG")
+    assert charts_view.class_counts_png(counts).startswith(b"\x89PNG")
 
 
 def test_confusion_matrix_and_accuracy_over_the_rows_with_a_known_class():
     ordered = _scored(MULTICLASS_CSV).iloc[[p["row"] - 1 for p in MULTICLASS_RANKED["predictions"]]]
-    truth = view.true_classes(ordered, MULTICLASS_CARD)
-    assert truth.where(truth.notna(), None).tolist() == ["setosa", "virginica", None, "versicolor"]
-    matrix = view.confusion(truth, [p["label"] for p in MULTICLASS_RANKED["predictions"]], CLASSES)
+    truth = fit_view.upload_truth(ordered, MULTICLASS_CARD, "multiclass")
+    assert [None if pd.isna(c) else c for c in truth] == ["setosa", "virginica", None, "versicolor"]
+    matrix = confusion_counts(truth, [p["label"] for p in MULTICLASS_RANKED["predictions"]], CLASSES)
     assert list(matrix.index) == CLASSES and list(matrix.columns) == CLASSES
     assert matrix.to_numpy().tolist() == [[1, 0, 0], [0, 0, 1], [0, 0, 1]]
-    text = view.accuracy_html(matrix)
+    text = markup_view.accuracy_html(matrix)
     assert "66.7%" in text and "(2 of 3 rows" in text
-    assert view.confusion_png(matrix).startswith(b"\x89PNG")
-    assert view.true_classes(ordered.drop(columns="species"), MULTICLASS_CARD) is None
-    assert "no accuracy" in view.accuracy_html(view.confusion([None], ["setosa"], CLASSES))
+    assert charts_view.confusion_png(matrix).startswith(b"\x89PNG")
+    assert fit_view.upload_truth(ordered.drop(columns="species"), MULTICLASS_CARD, "multiclass") is None
+    assert "no accuracy" in markup_view.accuracy_html(confusion_counts([None], ["setosa"], CLASSES))
     # whole-number classes compare as training compares them: "2.0" is the class "2"
-    assert view.confusion(view.true_classes(pd.DataFrame({"y": ["2.0", "1"]}), {"input_schema": {"target": "y"}}),
-                          ["2", "2"], ["1", "2"]).to_numpy().tolist() == [[0, 1], [0, 1]]
+    truth = fit_view.upload_truth(pd.DataFrame({"y": ["2.0", "1"]}), {"input_schema": {"target": "y"}}, "multiclass")
+    assert confusion_counts(truth, ["2", "2"], ["1", "2"]).to_numpy().tolist() == [[0, 1], [0, 1]]
 
 
 def test_regression_errors_and_charts_over_the_rows_with_a_known_value():
     ordered = _scored(REGRESSION_CSV).iloc[[p["row"] - 1 for p in REGRESSION_RANKED["predictions"]]]
-    actual = view.actual_values(ordered, REGRESSION_CARD)
+    actual = fit_view.upload_truth(ordered, REGRESSION_CARD, "regression")
     predicted = np.array([p["prediction"] for p in REGRESSION_RANKED["predictions"]])
     assert np.isnan(actual[0]) and actual[1:].tolist() == [18.0, 12.0]
-    metrics = view.residual_metrics(actual, predicted)
+    metrics = fit_view.residual_metrics(actual, predicted)
     assert metrics["rows"] == 2 and metrics["rmse"] == pytest.approx(np.sqrt(6.5)) and metrics["mae"] == 2.5
-    text = view.residuals_html(metrics)
+    text = markup_view.residuals_html(metrics)
     assert "<b>RMSE on this file</b> 2.5495" in text and "<b>MAE</b> 2.5000" in text and "2 rows" in text
-    assert "no RMSE" in view.residuals_html(view.residual_metrics(np.array([np.nan]), np.array([1.0])))
-    assert view.actual_values(ordered.drop(columns="price"), REGRESSION_CARD) is None
-    assert view.prediction_histogram_png(predicted).startswith(b"\x89PNG")
-    assert view.actual_vs_predicted_png(actual, predicted).startswith(b"\x89PNG")
+    assert "no RMSE" in markup_view.residuals_html(fit_view.residual_metrics(np.array([np.nan]), np.array([1.0])))
+    assert fit_view.upload_truth(ordered.drop(columns="price"), REGRESSION_CARD, "regression") is None
+    assert charts_view.prediction_histogram_png(predicted).startswith(b"\x89PNG")
+    assert charts_view.actual_vs_predicted_png(actual, predicted).startswith(b"\x89PNG")
 
 
 # ------------------------------------------------------------------ the widget app, without a browser or an API
@@ -391,7 +401,7 @@ def app(tmp_path):
 
 def _answer_file(app, content: bytes) -> Path:
     """The API's answer written where the app writes it."""
-    path = app.downloads.new_file(view.scored_filename(app.upload_name))
+    path = app.downloads.new_file(upload_view.scored_filename(app.upload_name))
     path.write_bytes(content)
     return path
 
@@ -491,7 +501,7 @@ def test_app_outside_the_server_carries_small_files_in_the_link_and_refuses_larg
     app.upload_name, app.card = "upload.csv", BINARY_CARD
     app.show_results(_answer_file(app, BINARY_ANSWER), _summary(3))
     assert "data:text/csv;base64," in app.download_box.value
-    monkeypatch.setattr(view, "INLINE_DOWNLOAD_BYTES", 10)
+    monkeypatch.setattr(markup_view, "INLINE_DOWNLOAD_BYTES", 10)
     app.show_results(_answer_file(app, BINARY_ANSWER), _summary(3))
     assert "needs the dashboard server" in app.download_box.value and "data:" not in app.download_box.value
 
@@ -550,7 +560,7 @@ def fake_api():
 def test_a_file_is_sent_once_streamed_and_its_ranked_csv_answer_written_to_disk(fake_api, tmp_path):
     content = ("id,Age\n" + "".join(f"{i},{20 + i % 50}\n" for i in range(200_000))).encode()
     sent, received = [], []
-    client = view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
+    client = client_view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
     answer = client.predict('big "file".csv', content, tmp_path / "out.csv", drift=True,
                             sent=lambda done, total: sent.append((done, total)),
                             received=lambda done, total: received.append((done, total)))
@@ -567,13 +577,13 @@ def test_a_file_is_sent_once_streamed_and_its_ranked_csv_answer_written_to_disk(
     assert (answer.model, answer.version, answer.drift) == ("fake", "7", [{"column": "Age", "psi": 0.512,
                                                                           "drifted": True}])
     assert [(w.column, w.rows) for w in answer.warnings] == [("Gender", [2])]  # from X-Warnings
-    assert view.warnings_from_header(None) == [] and view.warnings_from_header("not json") == []
+    assert client_view.warnings_from_header(None) == [] and client_view.warnings_from_header("not json") == []
 
 
 def test_the_upload_body_is_one_multipart_file_field_with_the_exact_bytes():
     content = bytes(range(256)) * 5000
     reads = []
-    body = view.UploadBody('a"b ä.csv', content, lambda done, total: reads.append(done))
+    body = client_view.UploadBody('a"b ä.csv', content, lambda done, total: reads.append(done))
     raw = b"".join(body)
     assert len(raw) == len(body) and reads[-1] == len(body) and len(reads) > 1
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
@@ -585,12 +595,12 @@ def test_the_upload_body_is_one_multipart_file_field_with_the_exact_bytes():
 
 
 def test_drift_from_the_api_header_names_the_features_and_their_psi():
-    assert view.drift_from_header("none") == []
-    assert view.drift_from_header("Age=1.234,Vehicle_Age=0.300") == [
+    assert client_view.drift_from_header("none") == []
+    assert client_view.drift_from_header("Age=1.234,Vehicle_Age=0.300") == [
         {"column": "Age", "psi": 1.234, "drifted": True}, {"column": "Vehicle_Age", "psi": 0.3, "drifted": True}]
-    shown = view.drift_html(view.drift_from_header("Age=1.234"))
+    shown = markup_view.drift_html(client_view.drift_from_header("Age=1.234"))
     assert "<b>Age</b></td><td>1.234</td><td></td><td></td>" in shown
-    assert "drift-ok" in view.drift_html([]) and "largest PSI" not in view.drift_html([])
+    assert "drift-ok" in markup_view.drift_html([]) and "largest PSI" not in markup_view.drift_html([])
 
 
 TINY_CARD = {"name": "tiny", "version": "1", "input_schema": tiny_meta()["schema"]}
@@ -603,25 +613,25 @@ TINY_ROWS = ("id,Gender,Age,Driving_License,Region_Code,Previously_Insured,Vehic
 
 def test_the_upload_is_checked_with_the_apis_rules_before_it_is_sent():
     steps = []
-    checked = view.check_upload(TINY_ROWS.encode(), TINY_CARD, 10_000, step=lambda f, what: steps.append(f))
+    checked = upload_view.check_upload(TINY_ROWS.encode(), TINY_CARD, 10_000, step=lambda f, what: steps.append(f))
     assert checked.rows == 3 and steps == sorted(steps) and len(steps) == 3 and checked.schema_checked
     assert [(w.column, w.rows) for w in checked.warnings] == [("Gender", [3])]
     assert "unseen category" in checked.warnings[0].message
     assert {r["column"] for r in checked.drift} == {c["name"] for c in TINY_CARD["input_schema"]["columns"]}
     with pytest.raises(DataContractError) as error:
-        view.check_upload(TINY_ROWS.replace(",47,", ",old,").encode(), TINY_CARD, 10_000)
+        upload_view.check_upload(TINY_ROWS.replace(",47,", ",old,").encode(), TINY_CARD, 10_000)
     assert [(p.column, p.rows) for p in error.value.problems] == [("Age", [3])]
     assert "expected a number" in error.value.problems[0].message
     with pytest.raises(DataContractError, match="required column is missing|Vintage"):
-        view.check_upload(TINY_ROWS.replace(",Vintage", ",Other").encode(), TINY_CARD, 10_000)
+        upload_view.check_upload(TINY_ROWS.replace(",Vintage", ",Other").encode(), TINY_CARD, 10_000)
     # a card without a readable schema: only the CSV itself is checked here (the API checks the rest)
-    assert view.check_upload(b"a,b\n1,2\n", {"input_schema": {"target": "y"}}, 10_000) == view.Checked(1)
+    assert upload_view.check_upload(b"a,b\n1,2\n", {"input_schema": {"target": "y"}}, 10_000) == upload_view.Checked(1)
     with pytest.raises(DataContractError):
-        view.check_upload(b"a,b\n1,2,3\n", None, 10_000)
+        upload_view.check_upload(b"a,b\n1,2,3\n", None, 10_000)
 
 
 def test_predict_checks_sends_once_and_moves_the_progress_bar_through_every_stage(app, fake_api):
-    app.client = view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
+    app.client = client_view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
     app.card = {**TINY_CARD, "threshold": 0.5}
     lines = TINY_ROWS.splitlines()
     app.upload_name, app.upload_content = "big.csv", ("\n".join([lines[0], *lines[1:3] * 30_000]) + "\n").encode()
@@ -643,7 +653,7 @@ def test_predict_checks_sends_once_and_moves_the_progress_bar_through_every_stag
 
 
 def test_predict_without_a_schema_on_the_card_shows_the_apis_warnings_and_drift_headers(app, fake_api):
-    app.client = view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
+    app.client = client_view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
     app.card = BINARY_CARD  # no columns: nothing to check here beyond the CSV
     app.upload_content = TINY_ROWS.encode()
     app._predict()
@@ -655,14 +665,14 @@ def test_predict_without_a_schema_on_the_card_shows_the_apis_warnings_and_drift_
 
 
 def test_predict_shows_the_apis_own_messages_when_the_file_breaks_the_contract(app, fake_api):
-    app.client = view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
+    app.client = client_view.ApiClient(DashboardSettings(api_url=fake_api, timeout=30))
     app.card = TINY_CARD
     app.upload_content = TINY_ROWS.replace(",47,", ",old,").encode()
     app._predict()
     assert FakeApi.requests == []  # refused before anything was sent
     assert "<b>Age</b> (row 3): expected a number" in app.messages.value and app.progress.bar_style == "danger"
     assert "Stopped: the file cannot be scored" in app.stage.value and app.progress.value < 15  # where it stopped
-    app.client = view.ApiClient(DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
+    app.client = client_view.ApiClient(DashboardSettings(api_url="http://127.0.0.1:9", timeout=2))
     app.upload_content = TINY_ROWS.encode()
     app._predict()
     assert "Stopped: the prediction service is unavailable" in app.stage.value and "not reachable" in app.messages.value
@@ -673,22 +683,22 @@ def test_predict_shows_the_apis_own_messages_when_the_file_breaks_the_contract(a
 
 def test_alerts_errors_and_tables_escape_what_they_show():
     script = "<script>alert(1)</script>"
-    for shown in (view.alert_html("Scoring failed:", ValueError(f"column {script} broke")),
-                  view.alert_html(script, "x"),
-                  view.problems_html("", [Problem(script, f"bad {script}", [1], 1)]),
-                  view.problems_html(script, []),
-                  view.upload_status_html(f"{script}.csv", 3, 2),
-                  view.reading_html(f"{script}.csv", 10),
-                  view.scored_html({"rows": 1, "model": script, "version": script, "warnings": [
+    for shown in (markup_view.alert_html("Scoring failed:", ValueError(f"column {script} broke")),
+                  markup_view.alert_html(script, "x"),
+                  markup_view.problems_html("", [Problem(script, f"bad {script}", [1], 1)]),
+                  markup_view.problems_html(script, []),
+                  markup_view.upload_status_html(f"{script}.csv", 3, 2),
+                  markup_view.reading_html(f"{script}.csv", 10),
+                  markup_view.scored_html({"rows": 1, "model": script, "version": script, "warnings": [
                       {"column": script, "message": script, "rows": [1], "count": 1}]}),
-                  view.drift_html([{"column": script, "psi": 1.0, "drifted": True, "bin": script,
+                  markup_view.drift_html([{"column": script, "psi": 1.0, "drifted": True, "bin": script,
                                     "training_share": 0.1, "batch_share": 0.2}]),
-                  view.table_html(pd.DataFrame({script: [script]}), "ranked"),
-                  view.download_link(f"/x/{script}", f"{script}.csv", 1),
-                  view.stage_html("send", 0.5, script),
-                  view.card_html({"name": script, "version": script, "trained_at": script, "algorithm": script,
+                  markup_view.table_html(pd.DataFrame({script: [script]}), "ranked"),
+                  markup_view.download_link(f"/x/{script}", f"{script}.csv", 1),
+                  markup_view.stage_html("send", 0.5, script),
+                  markup_view.card_html({"name": script, "version": script, "trained_at": script, "algorithm": script,
                                   "holdout_metrics": {}, "selection": {"rule": script, "reason": script}}),
-                  view.history_html({"versions": [{"version": script, "aliases": [script], "created_at": script,
+                  markup_view.history_html({"versions": [{"version": script, "aliases": [script], "created_at": script,
                                                    "decision": script, "run_url": "javascript:alert(1)"}]})):
         assert "<script" not in shown and "&lt;script&gt;" in shown, shown
         assert "javascript:" not in shown
@@ -711,25 +721,25 @@ def test_the_app_shows_a_column_named_script_as_text(app, tmp_path):
 
 
 def test_the_page_script_watches_its_kernel_and_the_upload():
-    script = view.page_script(600)
+    script = markup_view.page_script(600)
     assert "api/kernels/" in script and "answer.status === 404" in script and "setInterval(check, 30000)" in script
     assert "visibilitychange" in script and "window.location.reload()" in script
     assert "not used for 10 minutes" in script and "WebSocket.prototype.send" in script
     assert "bufferedAmount" in script and ".upload-progress" in script
-    assert "setInterval(check, 1000)" in view.page_script(4) and "4 seconds" in view.page_script(4)
+    assert "setInterval(check, 1000)" in markup_view.page_script(4) and "4 seconds" in markup_view.page_script(4)
     assert "__" not in script  # every placeholder filled
-    assert [view.duration_text(s) for s in (1, 4, 60, 600, 3600, 5400)] == [
+    assert [markup_view.duration_text(s) for s in (1, 4, 60, 600, 3600, 5400)] == [
         "1 second", "4 seconds", "1 minute", "10 minutes", "1 hour", "1.5 hours"]
 
 
 def test_stages_move_forward_and_say_where_predict_is():
-    names = [n for n in view.PREDICT_STAGES]
-    percents = [view.stage_percent(n, f) for n in names for f in (0, 0.5, 1)]
+    names = [n for n in markup_view.PREDICT_STAGES]
+    percents = [markup_view.stage_percent(n, f) for n in names for f in (0, 0.5, 1)]
     assert percents == sorted(percents) and percents[0] == 0 and percents[-1] == 100
-    assert view.stage_percent("send", 2) == view.stage_percent("send", 1)  # clamped
-    shown = view.stage_html("send", 0.5, view.sent_text(12 * 1024 * 1024, 50 * 1024 * 1024))
+    assert markup_view.stage_percent("send", 2) == markup_view.stage_percent("send", 1)  # clamped
+    shown = markup_view.stage_html("send", 0.5, markup_view.sent_text(12 * 1024 * 1024, 50 * 1024 * 1024))
     assert "2/6 Sending the file to the prediction service: 12.0 of 50.0 MB" in shown and "data-percent='30'" in shown
-    assert view.sent_text(3 * 1024 * 1024, 0) == "3.0 MB"
+    assert markup_view.sent_text(3 * 1024 * 1024, 0) == "3.0 MB"
 
 
 # ------------------------------------------------------------------ downloads served by the dashboard server
@@ -803,10 +813,10 @@ def test_the_card_links_the_training_run_and_charts_the_variable_importance():
     card = {"name": "m", "version": "3", "alias": "champion", "problem": "binary", "threshold": 0.3,
             "holdout_metrics": {"auc": 0.8}, "variable_importance": [
                 {"variable": "Age", "scaled_importance": 1.0}, {"variable": "<b>x</b>", "scaled_importance": 0.4}]}
-    shown = view.card_html(card, "http://mlflow:5000/#/experiments/1/runs/abc?a=1&b=2")
+    shown = markup_view.card_html(card, "http://mlflow:5000/#/experiments/1/runs/abc?a=1&b=2")
     assert "href='http://mlflow:5000/#/experiments/1/runs/abc?a=1&amp;b=2'" in shown
     png = shown.split("data:image/png;base64,")[1].split("'")[0]
     assert base64.b64decode(png).startswith(b"\x89PNG")
     assert "<b>x</b>" not in shown  # names only inside the image
-    bare = view.card_html({**card, "variable_importance": []})
+    bare = markup_view.card_html({**card, "variable_importance": []})
     assert "run-link" not in bare and "importance" not in bare

@@ -14,6 +14,7 @@ from automlkit.metrics import (
     BINARY_METRICS,
     binary_metrics,
     bootstrap_standard_error,
+    confusion_counts,
     multiclass_metrics,
     problem_metrics,
     regression_metrics,
@@ -229,3 +230,13 @@ def test_residuals_chart_plots_actual_minus_predicted():
     zero, = ax.get_lines()
     assert list(zero.get_ydata()) == [0, 0]
     assert ax.get_xlabel() == "Predicted"
+
+
+def test_confusion_counts_skip_unknown_truth_and_put_classes_the_model_lacks_last():
+    counts = confusion_counts(np.array(["b", "a", None, "c", "a"], dtype=object), ["b", "b", "a", "a", "a"],
+                              ["a", "b"])
+    assert list(counts.index) == ["a", "b", "c"] and list(counts.columns) == ["a", "b"]
+    assert counts.to_numpy().tolist() == [[1, 1], [0, 1], [1, 0]]
+    assert confusion_counts([None], ["a"], ["a", "b"]).to_numpy().tolist() == [[0, 0], [0, 0]]
+    fig = plots.confusion_matrix_chart(np.array(["a", "b", "b"]), np.array(["a", "a", "b"]), ["a", "b"])
+    assert [t.get_text() for t in fig.axes[0].texts] == ["1", "0", "1", "1"]

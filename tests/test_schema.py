@@ -419,7 +419,7 @@ def test_positive_class_rule():
 
 def test_training_exploration_and_dashboard_read_the_target_alike():
     """Every reader of true labels uses the schema's rule: training's labels, exploration's, the dashboard's."""
-    from automlkit import dashboard, explore, training
+    from automlkit import dashboard_fit, explore, training
 
     frame = pd.DataFrame({"x": [1, 2, 3, 4, 5, 6], "Response": ["1", "0", "1.00", " 1", "1e0", ""]})
     schema = infer_schema(frame.assign(Response=[1, 0, 1, 1, 1, 0]), "Response", None)
@@ -428,4 +428,37 @@ def test_training_exploration_and_dashboard_read_the_target_alike():
     assert training.truth(frame, schema).tolist() == expected
     assert explore._positive(frame, schema).tolist() == expected
     card = {"input_schema": {"target": "Response", "positive_class": schema.positive_class}}
-    assert dashboard.target_labels(frame, card).tolist() == expected
+    assert dashboard_fit.upload_truth(frame, card, "binary").tolist() == expected
+
+
+@pytest.mark.parametrize("problem, values, expected", [
+    ("binary", ["yes", "no", "", None, " yes"], [1, 0, 0, 0, 1]),
+    ("multiclass", ["2.0", "1", "", None, "b"], ["2", "1", None, None, "b"]),
+    ("regression", ["2.5", "x", "", None, 3], [2.5, None, None, None, 3.0]),
+])
+def test_the_target_is_taken_out_of_a_frame_by_one_rule(problem, values, expected):
+    """schema.target_truth is the one rule: training's truth and monitoring's agree with it on the rows whose
+    target is known, and the dashboard's upload_truth is it."""
+    from automlkit import dashboard_fit, monitoring, training
+    from automlkit.schema import target_truth
+
+    frame = pd.DataFrame({"y": pd.Series(values, dtype=object)})
+    got = target_truth(frame["y"], problem, "yes")
+    assert [None if pd.isna(v) else v for v in got] == expected
+    card = {"input_schema": {"target": "y", "positive_class": "yes"}}
+    shown = dashboard_fit.upload_truth(frame, card, problem)
+    assert [None if pd.isna(v) else v for v in shown] == expected
+    assert dashboard_fit.upload_truth(frame.rename(columns={"y": "z"}), card, problem) is None
+    schema = Schema(target="y", columns=[], positive_class="yes", problem=problem)
+    known = [i for i, v in enumerate(expected) if v is not None]
+    assert [training.truth(frame, schema)[i] for i in known] == [got[i] for i in known]
+    if problem != "binary":  # monitoring's binary truth counts a missing value as unknown, not a negative
+        values_known, mask = monitoring.truth_of(frame["y"], schema)
+        assert list(values_known) == [got[i] for i in known] and np.flatnonzero(mask).tolist() == known
+
+
+def test_a_target_that_is_not_a_finite_number_is_unknown():
+    """As the data contract reads numbers (:func:`automlkit.schema.number_of`): ±inf is not a value."""
+    from automlkit.schema import target_truth
+
+    assert np.isnan(target_truth(pd.Series(["inf", "-inf", "1e500", "nan"]), "regression")).all()

@@ -11,47 +11,21 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from . import dashboard as view
+from . import dashboard_charts as charts
+from . import dashboard_markup as markup
 from . import dashboard_monitoring as monitoring
+from .dashboard_card import classes_of, problem_of
+from .dashboard_client import ApiClient, ApiRejected, ApiUnavailable
+from .dashboard_fit import class_counts, residual_metrics, upload_truth
+from .dashboard_table import (above, arrange, clamp_page, customer_record, page, page_text, pages, ranked_table,
+                              read_scored, shown_rows)
 from .dashboard_server import DownloadFolder
+from .dashboard_upload import check_upload, preview, scored_filename
 from .errors import DataContractError
+from .metrics import confusion_counts
+from .settings import DashboardSettings
 
 log = logging.getLogger(__name__)
-
-#: The page's few styles (inline: the page needs nothing from the network).
-STYLE = """<style>
-.api-down { color: #8a1c1c; background: #fdecea; padding: 6px 10px; border-radius: 4px; }
-.problems { color: #8a1c1c; background: #fdecea; padding: 4px 10px; border-radius: 4px; }
-.problems ul { margin: 2px 0 4px 0; }
-.model-card { background: #eef3fb; padding: 6px 10px; border-radius: 4px; }
-table.ranked, table.preview { border-collapse: collapse; font-size: 12px; }
-table.ranked th, table.ranked td, table.preview th, table.preview td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: right; }
-.download-link { font-weight: bold; font-size: 14px; }
-.above-count { font-weight: bold; }
-.table-box { overflow-x: auto; max-width: 100%; }
-.drift-warning { color: #7a4b00; background: #fff4e0; padding: 4px 10px; border-radius: 4px; }
-.drift-ok { color: #2e6b30; }
-table.drift, table.history { border-collapse: collapse; font-size: 12px; }
-table.drift th, table.drift td, table.history th, table.history td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; }
-.alias { padding: 1px 6px; border-radius: 8px; background: #ddd; margin-right: 4px; }
-.alias-champion { background: #2e7d32; color: white; }
-.reasons ol { margin: 2px 0; }
-.fit { margin: 2px 0 6px 0; }
-.predict-stage { font-size: 13px; color: #333; }
-.upload-progress { font-size: 13px; color: #333; }
-.monitoring-alerts { color: #7a4b00; background: #fff4e0; border: 1px solid #e6b35c; padding: 4px 10px; border-radius: 4px; }
-.monitoring-alerts ul { margin: 2px 0 4px 0; }
-.monitoring-lossy, .monitoring-off { color: #7a4b00; }
-.monitoring-recorder { font-size: 12px; color: #555; }
-.monitoring-empty { font-size: 14px; color: #333; }
-.drifted-feature { color: #8a1c1c; }
-table.monitoring-versions { border-collapse: collapse; font-size: 12px; }
-table.monitoring-versions th, table.monitoring-versions td { padding: 2px 8px; border-bottom: 1px solid #ddd; text-align: left; }
-.monitoring-charts { display: flex; flex-wrap: wrap; gap: 8px; }
-.monitoring-chart { margin: 4px 0; max-width: 700px; }
-.monitoring-chart img { max-width: 100%; }
-.monitoring-chart figcaption { font-size: 12px; color: #555; }
-</style>"""
 
 #: The parts of the results each problem type shows (the ranked table, drift and download always show).
 SECTIONS = {"binary": ("binary_charts", "threshold_row", "reasons_section"),
@@ -64,9 +38,9 @@ class Dashboard:
     and controls follow the served model's problem type (see :data:`SECTIONS`). Beside them the Model history
     tab (``GET /models``) and the Monitoring tab (``GET /monitoring``, :mod:`automlkit.dashboard_monitoring`)."""
 
-    def __init__(self, settings: view.DashboardSettings | None = None, downloads: DownloadFolder | None = None):
-        self.settings = settings or view.DashboardSettings.load()
-        self.client = view.ApiClient(self.settings)
+    def __init__(self, settings: DashboardSettings | None = None, downloads: DownloadFolder | None = None):
+        self.settings = settings or DashboardSettings.load()
+        self.client = ApiClient(self.settings)
         self.downloads = downloads or DownloadFolder.from_environment()
         self.card: dict | None = None
         self.upload_name, self.upload_content = "", b""
@@ -78,9 +52,19 @@ class Dashboard:
         self._quiet = False  # set while the page moves the table controls itself
         self._uploads = 0
 
-        limit_mb = self.settings.max_upload_bytes / (1024 * 1024)
         self.card_box = widgets.HTML(layout=widgets.Layout(margin="0 0 8px 0"))
         self.retry = widgets.Button(description="Retry", layout=widgets.Layout(display="none"))
+        self.tabs = widgets.Tab(children=[self._scoring_tab(), self._history_tab(), self._monitoring_tab()])
+        for index, title in enumerate(("Score customers", "Model history", "Monitoring")):
+            self.tabs.set_title(index, title)
+        self.widget = widgets.VBox([widgets.HTML(markup.page_style()), widgets.HBox([self.card_box, self.retry]),
+                                    self.tabs])
+        self._connect()
+        self.load_card()
+
+    def _scoring_tab(self) -> widgets.VBox:
+        """The upload, its preview, Predict and its progress, the messages and the results."""
+        limit_mb = self.settings.max_upload_bytes / (1024 * 1024)
         self.upload = widgets.FileUpload(accept=".csv,.gz,.csv.gz", multiple=False,
                                          description="Upload CSV")
         self.upload_help = widgets.HTML(f"<small>CSV or .csv.gz with a header row, up to {limit_mb:.0f} MB.</small>")
@@ -92,32 +76,47 @@ class Dashboard:
                                             layout=widgets.Layout(visibility="hidden", width="240px"))
         self.stage = widgets.HTML()
         self.messages = widgets.HTML()
-        self.table_box = widgets.HTML()
+        self.drift_box = widgets.HTML()
+        self.download_box = widgets.HTML()
+        self.results = widgets.VBox([
+            self.drift_box, *self._ranked_table_rows(), *self._charts_rows(), self.download_box,
+        ], layout=widgets.Layout(display="none"))
+        return widgets.VBox([
+            widgets.HBox([self.upload, self.upload_help, self.upload_progress]), self.status, self.preview_box,
+            widgets.HBox([self.predict_button, self.progress, self.stage]), self.messages, self.results,
+        ])
+
+    def _ranked_table_rows(self) -> list[widgets.Widget]:
+        """The ranked table's title, sort and search controls, the table and its pager."""
+        self.ranking_title = widgets.HTML(f"<h3>{markup.ranking_title('binary')}</h3>")
         self.sort_by = widgets.Dropdown(description="Sort by", options=["rank"], value="rank",
                                         layout=widgets.Layout(width="260px"))
         self.sort_order = widgets.Dropdown(description="Order", options=[("ascending", False), ("descending", True)],
                                            value=False, layout=widgets.Layout(width="200px"))
         self.search = widgets.Text(description="Search", placeholder="text in any column, then Enter",
                                    continuous_update=False, layout=widgets.Layout(width="320px"))
+        self.table_box = widgets.HTML()
         self.prev_button = widgets.Button(description="Previous", disabled=True)
         self.next_button = widgets.Button(description="Next", disabled=True)
         self.page_label = widgets.Label()
         self.page_input = widgets.BoundedIntText(value=1, min=1, max=1, description="Go to page",
                                                  layout=widgets.Layout(width="170px"))
-        self.histogram = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
-        self.gains = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
+        return [self.ranking_title, widgets.HBox([self.sort_by, self.sort_order, self.search]), self.table_box,
+                widgets.HBox([self.prev_button, self.page_label, self.next_button, self.page_input])]
+
+    def _charts_rows(self) -> list[widgets.Widget]:
+        """Each problem type's charts and controls (:data:`SECTIONS` says which show): binary's histogram, gains,
+        threshold and reasons; multiclass's and regression's distribution, fit chart and fit figures."""
+        self.histogram, self.gains = _image("480px"), _image("480px")
         self.threshold = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.005, readout_format=".3f",
                                              description="Threshold", continuous_update=False,
                                              layout=widgets.Layout(width="480px"))
         self.above_label = widgets.HTML()
-        self.download_box = widgets.HTML()
-        self.drift_box = widgets.HTML()
         self.customer = widgets.Dropdown(description="Customer", options=[], layout=widgets.Layout(width="420px"))
         self.reasons_box = widgets.HTML()
-        self.reasons_chart = widgets.Image(format="png", layout=widgets.Layout(width="480px", display="none"))
-        self.ranking_title = widgets.HTML(f"<h3>{view.ranking_title('binary')}</h3>")
-        self.distribution = widgets.Image(format="png", layout=widgets.Layout(width="480px"))
-        self.truth_chart = widgets.Image(format="png", layout=widgets.Layout(width="420px", display="none"))
+        self.reasons_chart = _image("480px", display="none")
+        self.distribution = _image("480px")
+        self.truth_chart = _image("420px", display="none")
         self.binary_charts = widgets.HBox([self.histogram, self.gains])
         self.threshold_row = widgets.HBox([self.threshold, self.above_label])
         self.problem_charts = widgets.HBox([self.distribution, self.truth_chart])
@@ -126,37 +125,28 @@ class Dashboard:
             widgets.HTML("<h3>Why a customer scores high or low</h3>"), self.customer,
             widgets.HBox([self.reasons_chart, self.reasons_box])])
         self.reasons_note = widgets.HTML("<p><i>Per-row explanations are shown for binary models only.</i></p>")
-        self.results = widgets.VBox([
-            self.drift_box,
-            self.ranking_title,
-            widgets.HBox([self.sort_by, self.sort_order, self.search]),
-            self.table_box,
-            widgets.HBox([self.prev_button, self.page_label, self.next_button, self.page_input]),
-            self.binary_charts, self.threshold_row, self.problem_charts, self.fit_box,
-            self.reasons_section, self.reasons_note,
-            self.download_box,
-        ], layout=widgets.Layout(display="none"))
-        scoring = widgets.VBox([
-            widgets.HBox([self.upload, self.upload_help, self.upload_progress]), self.status, self.preview_box,
-            widgets.HBox([self.predict_button, self.progress, self.stage]), self.messages, self.results,
-        ])
+        return [self.binary_charts, self.threshold_row, self.problem_charts, self.fit_box, self.reasons_section,
+                self.reasons_note]
+
+    def _history_tab(self) -> widgets.VBox:
+        """The registered versions (``GET /models``) and a Refresh button."""
         self.history_box = widgets.HTML()
         self.history_refresh = widgets.Button(description="Refresh")
-        history = widgets.VBox([self.history_refresh, self.history_box])
+        return widgets.VBox([self.history_refresh, self.history_box])
+
+    def _monitoring_tab(self) -> widgets.VBox:
+        """The window and period of ``GET /monitoring``, a Refresh button, and what it answers."""
         self.monitoring_window = widgets.Dropdown(description="Since", options=monitoring.WINDOWS, value=7,
                                                   layout=widgets.Layout(width="240px"))
         self.monitoring_every = widgets.ToggleButtons(options=monitoring.EVERY, value="day")
         self.monitoring_refresh = widgets.Button(description="Refresh")
         self.monitoring_box = widgets.HTML()
-        monitoring_tab = widgets.VBox([
+        return widgets.VBox([
             widgets.HBox([self.monitoring_window, self.monitoring_every, self.monitoring_refresh]),
             self.monitoring_box])
-        self.tabs = widgets.Tab(children=[scoring, history, monitoring_tab])
-        self.tabs.set_title(0, "Score customers")
-        self.tabs.set_title(1, "Model history")
-        self.tabs.set_title(2, "Monitoring")
-        self.widget = widgets.VBox([widgets.HTML(STYLE), widgets.HBox([self.card_box, self.retry]), self.tabs])
 
+    def _connect(self) -> None:
+        """What each button, control and tab does."""
         self.retry.on_click(lambda _: self.load_card())
         self.upload.observe(self.on_upload, names="value")
         self.predict_button.on_click(lambda _: self.on_predict())
@@ -172,13 +162,12 @@ class Dashboard:
         for control in (self.monitoring_window, self.monitoring_every):
             control.observe(lambda _: self.load_monitoring(), names="value")
         self.tabs.observe(lambda change: self.on_tab(change["new"]), names="selected_index")
-        self.load_card()
 
     def show(self) -> None:
         """Display the page: its script (the culled-session message, the upload's progress), then the widgets."""
         from IPython.display import HTML, display
 
-        display(HTML(view.page_script(self.settings.cull_idle_seconds)), self.widget)
+        display(HTML(markup.page_script(self.settings.cull_idle_seconds)), self.widget)
 
     # ------------------------------------------------------------------------------------------ steps
 
@@ -186,13 +175,13 @@ class Dashboard:
         """Fetch ``GET /model``; when the API is down say so and offer Retry."""
         try:
             self.card = self.client.model_card()
-        except (view.ApiUnavailable, view.ApiRejected) as exc:
+        except (ApiUnavailable, ApiRejected) as exc:
             self.card = None
-            self.card_box.value = view.alert_html("The prediction service is unavailable.",
+            self.card_box.value = markup.alert_html("The prediction service is unavailable.",
                                                   f"{exc} Try again in a moment.")
             self.retry.layout.display = "inline-flex"
         else:
-            self.card_box.value = view.card_html(self.card, self._run_url())
+            self.card_box.value = markup.card_html(self.card, self._run_url())
             self.retry.layout.display = "none"
             self.threshold.value = float(self.card.get("threshold") or 0.5)
         self._enable_predict()
@@ -201,16 +190,16 @@ class Dashboard:
         """The served version's training run in the MLflow UI (``GET /models``), or None."""
         try:
             versions = self.client.models().get("versions") or []
-        except (view.ApiUnavailable, view.ApiRejected):
+        except (ApiUnavailable, ApiRejected):
             return None
         return next((v.get("run_url") for v in versions if v.get("version") == (self.card or {}).get("version")), None)
 
     def load_history(self) -> None:
         """Fetch ``GET /models`` into the history tab."""
         try:
-            self.history_box.value = view.history_html(self.client.models(), view.problem_of(self.card))
-        except (view.ApiUnavailable, view.ApiRejected) as exc:
-            self.history_box.value = view.alert_html("The model history is unavailable.", exc)
+            self.history_box.value = markup.history_html(self.client.models(), problem_of(self.card))
+        except (ApiUnavailable, ApiRejected) as exc:
+            self.history_box.value = markup.alert_html("The model history is unavailable.", exc)
 
     def on_tab(self, index: int | None) -> None:
         """Load what a tab shows when it is opened (the history, the monitoring)."""
@@ -226,12 +215,12 @@ class Dashboard:
         self.monitoring_box.value = "<p class='monitoring-loading'><i>Loading the monitoring…</i></p>"
         try:
             answer = self.client.monitoring(since, every)
-        except view.ApiRejected as exc:
+        except ApiRejected as exc:
             self.monitoring_box.value = monitoring.unavailable_html(exc, exc.status)
-        except view.ApiUnavailable as exc:
+        except ApiUnavailable as exc:
             self.monitoring_box.value = monitoring.unavailable_html(exc)
         else:
-            self.monitoring_box.value = monitoring.monitoring_html(answer, view.problem_of(self.card))
+            self.monitoring_box.value = monitoring.monitoring_html(answer, problem_of(self.card))
 
     def on_upload(self, change) -> None:
         """Keep the uploaded file and show its first rows and row count."""
@@ -246,18 +235,18 @@ class Dashboard:
         self.preview_box.value = ""
         self.progress.layout.visibility = "hidden"
         self.stage.value = ""
-        self.status.value = view.reading_html(self.upload_name, len(self.upload_content))
+        self.status.value = markup.reading_html(self.upload_name, len(self.upload_content))
         try:
-            head, rows = view.preview(self.upload_content, self.settings.max_upload_bytes)
+            head, rows = preview(self.upload_content, self.settings.max_upload_bytes)
         except DataContractError as exc:
             self.upload_progress.value = self._progress_slot()  # the browser's upload bar has done its job
-            self.status.value = view.upload_status_html(self.upload_name)
-            self.messages.value = view.problems_html(str(exc), exc.problems)
+            self.status.value = markup.upload_status_html(self.upload_name)
+            self.messages.value = markup.problems_html(str(exc), exc.problems)
             self.upload_content = b""
         else:
             self.upload_progress.value = self._progress_slot()
-            self.status.value = view.upload_status_html(self.upload_name, rows, len(head.columns))
-            self.preview_box.value = view.table_html(head, "preview")
+            self.status.value = markup.upload_status_html(self.upload_name, rows, len(head.columns))
+            self.preview_box.value = markup.table_html(head, "preview")
         self._enable_predict()
 
     def on_predict(self) -> None:
@@ -272,17 +261,17 @@ class Dashboard:
 
     def set_stage(self, stage: str, fraction: float = 0.0, detail: str = "") -> None:
         """Move the progress bar to ``fraction`` of Predict's ``stage`` and say what is being done."""
-        self.progress.value = view.stage_percent(stage, fraction)
-        self.stage.value = view.stage_html(stage, fraction, detail)
+        self.progress.value = markup.stage_percent(stage, fraction)
+        self.stage.value = markup.stage_html(stage, fraction, detail)
 
     def _predict(self) -> None:
         started = time.monotonic()
         try:
-            checked = view.check_upload(self.upload_content, self.card, self.settings.max_upload_bytes,
+            checked = check_upload(self.upload_content, self.card, self.settings.max_upload_bytes,
                                         step=lambda fraction, what: self.set_stage("check", fraction, what))
-            self.set_stage("send", 0, view.sent_text(0, len(self.upload_content)))
+            self.set_stage("send", 0, markup.sent_text(0, len(self.upload_content)))
             answer = self.client.predict(
-                self.upload_name, self.upload_content, self.downloads.new_file(view.scored_filename(self.upload_name)),
+                self.upload_name, self.upload_content, self.downloads.new_file(scored_filename(self.upload_name)),
                 drift=checked.drift is None, sent=_every_percent(self._sent, checked.rows),
                 received=_every_percent(self._received))
             self.set_stage("table", 0, f"{checked.rows:,} rows")
@@ -292,17 +281,17 @@ class Dashboard:
             self.show_results(answer.path, {"rows": checked.rows, "model": answer.model, "version": answer.version,
                                             "warnings": warnings, "drift": drift})
         except DataContractError as exc:  # the API's own rules, checked before sending
-            self.messages.value = view.problems_html(str(exc), exc.problems)
+            self.messages.value = markup.problems_html(str(exc), exc.problems)
             self._stopped("the file cannot be scored (see below).")
-        except view.ApiRejected as exc:
-            self.messages.value = view.problems_html(exc.detail, exc.problems)
+        except ApiRejected as exc:
+            self.messages.value = markup.problems_html(exc.detail, exc.problems)
             self._stopped("the prediction service refused the file (see below).")
-        except view.ApiUnavailable as exc:
-            self.messages.value = view.alert_html("The prediction service is unavailable.", exc)
+        except ApiUnavailable as exc:
+            self.messages.value = markup.alert_html("The prediction service is unavailable.", exc)
             self._stopped("the prediction service is unavailable.")
         except Exception as exc:  # noqa: BLE001 - a page must show what went wrong, not die
             log.exception("prediction failed")
-            self.messages.value = view.alert_html("Scoring failed:", exc)
+            self.messages.value = markup.alert_html("Scoring failed:", exc)
             self._stopped("scoring failed (see below).")
         else:
             self.set_stage("done", 1, f"{checked.rows:,} rows scored in {time.monotonic() - started:.1f} s")
@@ -312,29 +301,29 @@ class Dashboard:
 
     def _stopped(self, why: str) -> None:
         self.progress.bar_style = "danger"
-        self.stage.value = view.stopped_html(why)
+        self.stage.value = markup.stopped_html(why)
 
     def _sent(self, done: int, total: int, rows: int) -> None:
         if done < total:
-            self.set_stage("send", done / total, view.sent_text(done, total))
+            self.set_stage("send", done / total, markup.sent_text(done, total))
         else:
             self.set_stage("score", 0, f"{rows:,} rows")
 
     def _received(self, done: int, total: int) -> None:
-        self.set_stage("receive", done / total if total else 0.5, view.sent_text(done, total))
+        self.set_stage("receive", done / total if total else 0.5, markup.sent_text(done, total))
 
     def show_results(self, scored_path: Path, scored: dict) -> None:
         """The ranked table (from the API's ranked CSV answer at ``scored_path``), the problem type's charts
         (and threshold count), and the download link; ``scored``: ``rows``, ``model``, ``version``,
-        ``warnings`` and ``drift`` (see :func:`automlkit.dashboard.scored_html`)."""
+        ``warnings`` and ``drift`` (see :func:`automlkit.dashboard_markup.scored_html`)."""
         card = self.card or {}
-        self.problem = view.problem_of(card)
-        classes = view.classes_of(card)
-        self.table = view.ranked_table(view.read_scored(scored_path), (card.get("input_schema") or {}).get("id_column"),
+        self.problem = problem_of(card)
+        classes = classes_of(card)
+        self.table = ranked_table(read_scored(scored_path), (card.get("input_schema") or {}).get("id_column"),
                                        self.problem, classes)
-        self.messages.value = view.scored_html({**scored, "rows": len(self.table)})
-        self.drift_box.value = view.drift_html(scored.get("drift"))
-        self.ranking_title.value = f"<h3>{view.ranking_title(self.problem)}</h3>"
+        self.messages.value = markup.scored_html({**scored, "rows": len(self.table)})
+        self.drift_box.value = markup.drift_html(scored.get("drift"))
+        self.ranking_title.value = f"<h3>{markup.ranking_title(self.problem)}</h3>"
         self.show_sections(self.problem)
         self._quiet = True
         try:
@@ -356,12 +345,12 @@ class Dashboard:
     def download_link(self, path: Path) -> str:
         """A link the browser downloads ``path`` from: served by the dashboard server, or (outside it) carried
         in the page when small."""
-        name, size = view.scored_filename(self.upload_name), path.stat().st_size
+        name, size = scored_filename(self.upload_name), path.stat().st_size
         if self.downloads.served:
-            return view.download_link(self.downloads.href(path), name, size)
-        if size <= view.INLINE_DOWNLOAD_BYTES:
-            return view.inline_download_link(path.read_bytes(), name)
-        return view.alert_html("No download:", f"a file of {view.megabytes(size)} needs the dashboard server "
+            return markup.download_link(self.downloads.href(path), name, size)
+        if size <= markup.INLINE_DOWNLOAD_BYTES:
+            return markup.inline_download_link(path.read_bytes(), name)
+        return markup.alert_html("No download:", f"a file of {markup.megabytes(size)} needs the dashboard server "
                                                 "(`automl dashboard`) to serve it.")
 
     def show_sections(self, problem: str) -> None:
@@ -374,7 +363,7 @@ class Dashboard:
         """Histogram, gains, threshold count, and the customers whose reasons can be asked for."""
         table = self.table
         self.probability = pd.to_numeric(table["probability"], errors="coerce").to_numpy(dtype=float)
-        self.gains.value = view.gains_png(self.probability, view.target_labels(table, self.card or {}))
+        self.gains.value = charts.gains_png(self.probability, upload_truth(table, self.card or {}, "binary"))
         self.show_threshold(self.threshold.value)
         ids = table[self.id_column] if self.id_column in table.columns else None
         self.customer.options = [
@@ -390,29 +379,29 @@ class Dashboard:
     def show_classes(self) -> None:
         """Predicted class counts; with the true classes, the confusion matrix and the accuracy."""
         self._no_binary()
-        classes, labels = view.classes_of(self.card), self.table["label"].tolist()
-        self.distribution.value = view.class_counts_png(view.class_counts(labels, classes))
-        truth = view.true_classes(self.table, self.card or {})
+        classes, labels = classes_of(self.card), self.table["label"].tolist()
+        self.distribution.value = charts.class_counts_png(class_counts(labels, classes))
+        truth = upload_truth(self.table, self.card or {}, "multiclass")
         if truth is None:
             self._no_truth()
             return
-        matrix = view.confusion(truth, labels, classes)
-        self.truth_chart.value = view.confusion_png(matrix)
+        matrix = confusion_counts(truth, labels, classes)
+        self.truth_chart.value = charts.confusion_png(matrix)
         self.truth_chart.layout.display = "block"
-        self.fit_box.value = view.accuracy_html(matrix)
+        self.fit_box.value = markup.accuracy_html(matrix)
 
     def show_regression(self) -> None:
         """Histogram of the predictions; with the actual values, predicted against actual, RMSE and MAE."""
         self._no_binary()
         predicted = pd.to_numeric(self.table["prediction"], errors="coerce").to_numpy(dtype=float)
-        self.distribution.value = view.prediction_histogram_png(predicted)
-        actual = view.actual_values(self.table, self.card or {})
+        self.distribution.value = charts.prediction_histogram_png(predicted)
+        actual = upload_truth(self.table, self.card or {}, "regression")
         if actual is None:
             self._no_truth()
             return
-        self.truth_chart.value = view.actual_vs_predicted_png(actual, predicted)
+        self.truth_chart.value = charts.actual_vs_predicted_png(actual, predicted)
         self.truth_chart.layout.display = "block"
-        self.fit_box.value = view.residuals_html(view.residual_metrics(actual, predicted))
+        self.fit_box.value = markup.residuals_html(residual_metrics(actual, predicted))
 
     def _no_binary(self) -> None:
         self.probability = np.empty(0)
@@ -427,32 +416,32 @@ class Dashboard:
         if position is None or self.table.empty:
             return
         try:
-            record = view.customer_record(self.table, position, view.classes_of(self.card))
+            record = customer_record(self.table, position, classes_of(self.card))
             answer = self.client.explain(record)
-        except (view.ApiUnavailable, view.ApiRejected) as exc:
-            self.reasons_box.value = view.alert_html("No explanation:", exc)
+        except (ApiUnavailable, ApiRejected) as exc:
+            self.reasons_box.value = markup.alert_html("No explanation:", exc)
             self.reasons_chart.layout.display = "none"
             return
-        self.reasons_box.value = view.reasons_html(answer)
+        self.reasons_box.value = markup.reasons_html(answer)
         available = bool((answer.get("explain") or {}).get("available"))
         if available:
-            self.reasons_chart.value = view.reasons_png(answer)
+            self.reasons_chart.value = charts.reasons_png(answer)
         self.reasons_chart.layout.display = "block" if available else "none"
 
     def rearrange(self) -> None:
         """Apply the sort column, its direction and the search to the ranked table; back to its first page."""
-        self.order = view.arrange(self.table, self.sort_by.value, bool(self.sort_order.value), self.search.value)
+        self.order = arrange(self.table, self.sort_by.value, bool(self.sort_order.value), self.search.value)
         self.show_page(0)
 
     def show_page(self, number: int) -> None:
         """Page ``number`` (0-based) of the ranked table as sorted and searched."""
-        total = view.pages(self.order)
-        self.page_number = view.clamp_page(number, self.order)
-        shown = view.shown_rows(view.page(self.table, self.page_number, positions=self.order),
-                                view.classes_of(self.card))
-        self.table_box.value = (view.table_html(shown, "ranked") if len(shown) else
+        total = pages(self.order)
+        self.page_number = clamp_page(number, self.order)
+        shown = shown_rows(page(self.table, self.page_number, positions=self.order),
+                                classes_of(self.card))
+        self.table_box.value = (markup.table_html(shown, "ranked") if len(shown) else
                                 "<p class='no-match'>No row matches the search.</p>")
-        self.page_label.value = view.page_text(self.page_number, self.order, len(self.table), self.search.value)
+        self.page_label.value = page_text(self.page_number, self.order, len(self.table), self.search.value)
         self._quiet = True
         try:
             self.page_input.max = total
@@ -466,8 +455,8 @@ class Dashboard:
         """Count of customers at or above ``threshold``, and the histogram with it marked."""
         if not len(self.probability):
             return
-        self.histogram.value = view.histogram_png(self.probability, threshold)
-        count = view.above(self.probability, threshold)
+        self.histogram.value = charts.histogram_png(self.probability, threshold)
+        count = above(self.probability, threshold)
         self.above_label.value = (f"<span class='above-count'>{count:,}</span> of {len(self.probability):,} "
                                   f"customers at or above {threshold:.3f}")
 
@@ -482,6 +471,11 @@ class Dashboard:
 
     def _enable_predict(self) -> None:
         self.predict_button.disabled = not (self.card and self.upload_content)
+
+
+def _image(width: str, **layout) -> widgets.Image:
+    """An empty PNG image widget ``width`` wide (``layout``: more of its layout, e.g. ``display="none"``)."""
+    return widgets.Image(format="png", layout=widgets.Layout(width=width, **layout))
 
 
 def _every_percent(report, *extra):

@@ -93,6 +93,20 @@ def regression_metrics(y_true: np.ndarray, prediction: np.ndarray) -> dict[str, 
             "mean_residual_deviance": mse}
 
 
+def confusion_counts(y_true, y_pred, classes: list[str]) -> pd.DataFrame:
+    """Counts of true class (rows, ``true``) against predicted class (columns, ``predicted``) in the order of
+    ``classes``, over the rows whose true class is known (missing ones are skipped); a class that is not one of
+    ``classes`` gets its row or column after them."""
+    truth, predicted = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    known = pd.notna(truth)
+    matrix = pd.crosstab(pd.Series(truth[known], name="true").astype(str),
+                         pd.Series(predicted[known], name="predicted").astype(str))
+    classes = [str(c) for c in classes]
+    rows = classes + sorted(set(matrix.index) - set(classes))
+    columns = classes + sorted(set(matrix.columns) - set(classes))
+    return matrix.reindex(index=rows, columns=columns, fill_value=0).astype(int)
+
+
 def problem_metrics(problem: str, y_true: np.ndarray, scores: np.ndarray,
                     classes: list[str] | None = None) -> dict[str, float]:
     """The holdout metrics of :data:`METRIC_DIRECTIONS` for ``problem``: ``scores`` are the positive-class

@@ -16,14 +16,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     average_precision_score,
-    confusion_matrix,
     precision_recall_curve,
     precision_recall_fscore_support,
     roc_auc_score,
     roc_curve as sk_roc_curve,
 )
 
-from .metrics import cumulative_gains  # noqa: E402
+from .metrics import confusion_counts, cumulative_gains  # noqa: E402
 
 
 def roc_curve(y_true: np.ndarray, probability: np.ndarray) -> plt.Figure:
@@ -73,24 +72,27 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     return Figure(figsize=figsize)
 
 
-def confusion_matrix_chart(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> Figure:
-    """Counts of holdout rows by true class (rows) and predicted class (columns), each cell annotated."""
-    classes = [str(c) for c in classes]
-    counts = confusion_matrix(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), labels=classes)
-    side = max(4.0, 0.6 * len(classes) + 2)
+def confusion_matrix_chart(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str],
+                           title: str = "Confusion matrix on the holdout") -> Figure:
+    """Counts of rows by true class (rows) and predicted class (columns), each cell annotated
+    (:func:`automlkit.metrics.confusion_counts`)."""
+    return confusion_counts_chart(confusion_counts(y_true, y_pred, classes), title)
+
+
+def confusion_counts_chart(counts: pd.DataFrame, title: str) -> Figure:
+    """A confusion matrix (:func:`automlkit.metrics.confusion_counts`) as a heat map, each cell annotated."""
+    values = counts.to_numpy()
+    side = max(4.0, 0.6 * max(values.shape, default=0) + 2)
     fig = _figure((side + 1, side))
     ax = fig.subplots()
-    image = ax.imshow(counts, cmap="Blues")
+    image = ax.imshow(values, cmap="Blues")
     fig.colorbar(image, ax=ax, label="rows")
-    ticks = np.arange(len(classes))
-    ax.set_xticks(ticks, labels=classes, rotation=45, ha="right")
-    ax.set_yticks(ticks, labels=classes)
-    middle = counts.max() / 2 if counts.size else 0
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, str(counts[i, j]), ha="center", va="center",
-                    color="white" if counts[i, j] > middle else "black")
-    ax.set(xlabel="Predicted class", ylabel="True class", title="Confusion matrix on the holdout")
+    ax.set_xticks(np.arange(len(counts.columns)), labels=[str(c) for c in counts.columns], rotation=45, ha="right")
+    ax.set_yticks(np.arange(len(counts.index)), labels=[str(c) for c in counts.index])
+    middle = values.max() / 2 if values.size else 0
+    for (i, j), count in np.ndenumerate(values):
+        ax.text(j, i, f"{count:,}", ha="center", va="center", color="white" if count > middle else "black")
+    ax.set(xlabel="Predicted class", ylabel="True class", title=title)
     fig.tight_layout()
     return fig
 

@@ -399,6 +399,19 @@ def positive_labels(values, positive_class: str) -> np.ndarray:
     return (levels.codes == categories.get_loc(positive_class)).astype(np.int64)
 
 
+def target_truth(values, problem: str, positive_class: str = "1") -> np.ndarray:
+    """Target values in the form the problem's metrics take: binary 1 where the value is ``positive_class``, else
+    0 (missing too; :func:`positive_labels`); multiclass the class as canonical level text (NaN where missing;
+    :func:`canonical_levels`); regression the number (NaN where missing or not a finite number)."""
+    if problem == "binary":
+        return positive_labels(values, positive_class)
+    values = values if isinstance(values, pd.Series) else pd.Series(values)
+    if problem == "multiclass":
+        return canonical_levels(values).to_numpy(dtype=object)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isfinite(numbers), numbers, np.nan)
+
+
 def whole_number_values(values) -> list[int] | None:
     """``values`` (text or numbers) as Python ints when every one is a whole number under the number rule
     (see :func:`number_of` and :func:`whole_numbers`); None when any is not (or is missing)."""
