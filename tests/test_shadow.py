@@ -10,7 +10,6 @@ and the comparison; ``automl promote``'s decisions. The real servers (uvicorn, `
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -29,29 +28,9 @@ from automlkit.scoring import ModelMeta, Scored, ScoringModel
 from automlkit.settings import ApiSettings, TrainingSettings
 
 from conftest import TRAIN_CSV
-from route_fixtures import TINY_META, TINY_MOJO, TINY_XGBOOST_MOJO, restored_mlflow_uris
+from route_fixtures import TINY_META, TINY_MOJO, TINY_XGBOOST_MOJO, log_tiny_version, restored_mlflow_uris
 
 MODEL = "shadow-tiny"
-
-
-def log_version(uri: str, mojo: Path, alias: str | None, tolerance: float | None = None) -> str:
-    """The tiny MOJO ``mojo`` logged as a new version of :data:`MODEL` in ``uri`` (as training logs its leader),
-    with ``alias``; ``tolerance`` logged as the run's ``decision_tolerance`` when given; returns the version."""
-    from automlkit.training import log_mojo_model
-
-    meta = ModelMeta.read(TINY_META)
-    with restored_mlflow_uris():
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        mlflow.set_experiment(MODEL)
-        with mlflow.start_run(run_name=mojo.stem):
-            if tolerance is not None:
-                mlflow.log_metric("decision_tolerance", tolerance)
-            info = log_mojo_model(mojo, genmodel_jar(), meta, MODEL)
-    version = str(info.registered_model_version)
-    if alias:
-        MlflowClient(uri, uri).set_registered_model_alias(MODEL, alias, version)
-    return version
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +130,8 @@ def store(tmp_path_factory, traffic, models) -> str:
     with restored_mlflow_uris():
         mlflow.set_tracking_uri(uri)
         mlflow.create_experiment(MODEL, artifact_location=(root / "artifacts").as_uri())
-    assert log_version(uri, TINY_MOJO, "champion", bands["gbm"]) == "1"
-    assert log_version(uri, TINY_XGBOOST_MOJO, None, bands["xgboost"]) == "2"
+    assert log_tiny_version(uri, MODEL, TINY_MOJO, "champion", bands["gbm"]) == "1"
+    assert log_tiny_version(uri, MODEL, TINY_XGBOOST_MOJO, None, bands["xgboost"]) == "2"
     return uri
 
 

@@ -26,8 +26,7 @@ from automlkit.scoring import ModelMeta, ScoringModel
 
 from conftest import API_MODEL, REPO, SCREENSHOTS, copy_champion, running_api, start_dashboard
 from automlkit.launch import stop_process
-from route_fixtures import TINY_META, TINY_MOJO
-import test_shadow
+from route_fixtures import TINY_META, TINY_MOJO, log_tiny_version
 
 pytestmark = pytest.mark.integration
 
@@ -52,11 +51,7 @@ def registry(api_training, train_frame, traffic) -> MlflowClient:
     apart = train_frame.drop(traffic.index).sample(n=10_000, random_state=5)
     tiny = ScoringModel(TINY_MOJO, genmodel_jar(), ModelMeta.read(TINY_META))
     band = bootstrap_standard_error(apart["Response"].to_numpy(), tiny.predict(apart)["probability"].to_numpy(), "auc")
-    test_shadow.MODEL, before = MODEL, test_shadow.MODEL
-    try:
-        assert test_shadow.log_version(uri, TINY_MOJO, None, band) == "2"
-    finally:
-        test_shadow.MODEL = before
+    assert log_tiny_version(uri, MODEL, TINY_MOJO, None, band) == "2"
     return MlflowClient(uri, uri)
 
 
