@@ -269,7 +269,8 @@ def monitoring_report(request: Request, store: Store, settings: Settings,
     except Exception as exc:  # noqa: BLE001 - tracking store down: say so, keep serving
         raise ApiError(503, f"the monitoring store at {settings.tracking_uri} cannot be read: {exc}") from exc
     served, challenger = store.current, store.challenger
-    shadow = request.app.state.shadow.state(challenger.version if challenger else None)
+    shadow = {**request.app.state.shadow.state(challenger.version if challenger else None),
+              "load_error": (store.challenger_error or {}).get("message")}
     return monitoring.report(histories, settings.model_name, start, every, served.version if served else None,
                              settings, recorder, now, shadow)
 

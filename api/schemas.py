@@ -299,7 +299,9 @@ class ShadowOut(BaseModel):
     scored_rows: int = Field(description="rows the challenger scored")
     skipped_rows: int = Field(description="rows not shadowed: the queue was full (the answer never waits)")
     failed_rows: int = Field(description="rows the challenger refused (its data contract differs)")
-    last_error: str | None = None
+    last_error: str | None = Field(None, description="why the challenger last refused rows")
+    load_error: str | None = Field(None, description="why the challenger alias's version failed to load (retried "
+                                                     "at every poll)")
 
 
 class RealisedPair(BaseModel):

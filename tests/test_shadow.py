@@ -230,3 +230,29 @@ def test_decide_refuses_worse_beyond_noise_and_without_labels_asks_for_an_estima
     assert promotion.decide(evidence(0.851, 0.850), 1000).promoted
     blind = promotion.decide(evidence(None, None, labelled=0), 1000)
     assert not blind.promoted and blind.kind == "needs_estimate" and "an estimated metric is needed" in blind.reason
+
+
+def test_the_schedule_runs_the_same_check_and_logs_a_refusal_once(store, monkeypatch):
+    from automlkit.retrain import promote_on_evidence
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    monkeypatch.setenv("MODEL_NAME", MODEL)
+    monkeypatch.setenv("PROMOTE_ON_EVIDENCE", "1")
+    client = MlflowClient(store, store)
+    champion = alias_version(client, MODEL, "champion")
+    other = "1" if champion == "2" else "2"
+    client.set_registered_model_alias(MODEL, "challenger", other)  # never scored in the champion's shadow
+    settings, seen = TrainingSettings.load(), set()
+
+    def runs() -> list:
+        experiment = client.get_experiment_by_name("promotion")
+        return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"],
+                                  filter_string=f"tags.model_version = '{other}' and tags.kind = 'too_few_rows'"
+                                  ) if experiment else []
+
+    before = len(runs())
+    assert promote_on_evidence(settings, MODEL, seen) is False
+    assert promote_on_evidence(settings, MODEL, seen) is False
+    logged = runs()
+    assert len(logged) == before + 1 and logged[0].data.tags["champion_version"] == champion
+    assert alias_version(client, MODEL, "champion") == champion
