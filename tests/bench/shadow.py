@@ -3,8 +3,9 @@
     python -m tests.bench.shadow [--requests 500] [--csv-rows 1000] [--seconds 20]   (from the top folder)
 
 Registers the committed tiny models in a throw-away SQLite store (``tests/fixtures/tiny_model/``: the GBM as
-champion, the XGBoost as challenger) and starts the API twice on it, ``SHADOW_SHARE=0`` (off) then ``1`` (on:
-every row scored twice). Each time: single-row JSON latency on one kept-alive connection (p50, p99), the best
+champion, the XGBoost as challenger) and starts the API on it with ``SHADOW_SHARE=0`` (off) and ``1`` (on:
+every row scored twice), in turns (``--turns``, default 2: off, on, off, on; the machine's other work weighs
+on both alike). Each time: single-row JSON latency on one kept-alive connection (p50, p99), the best
 and median of a CSV upload of ``--csv-rows`` rows of ``test.csv.gz``, and a short concurrent load (10 clients,
 a fifth of the requests CSV uploads). Prints the figures as JSON, with what shadow scoring did (rows scored
 and skipped).
@@ -51,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--csv-rows", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--turns", type=int, default=2)
     args = parser.parse_args(argv)
     csv = pd.read_csv(TEST_CSV, nrows=args.csv_rows).to_csv(index=False).encode()
-    figures = {}
+    figures: dict[str, list[dict]] = {"off": [], "on": []}
     with tempfile.TemporaryDirectory(prefix="shadow-bench-") as folder:
         root = Path(folder)
         uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -62,13 +64,14 @@ def main(argv: list[str] | None = None) -> int:
             mlflow.create_experiment(MODEL, artifact_location=(root / "artifacts").as_uri())
         log_tiny_version(uri, MODEL, TINY_MOJO, "champion")
         log_tiny_version(uri, MODEL, TINY_XGBOOST_MOJO, "challenger")
-        for name, share in (("off", "0"), ("on", "1")):
-            process, url = start_api(uri, root / f"api-{name}.log", MODEL_NAME=MODEL, SHADOW_SHARE=share,
-                                     POLL_SECONDS="0", MONITORING_FLUSH_SECONDS="5")
-            try:
-                figures[name] = measure(url, args.requests, csv, args.csv_rows, args.seconds)
-            finally:
-                stop_process(process)
+        for turn in range(args.turns):
+            for name, share in (("off", "0"), ("on", "1")):
+                process, url = start_api(uri, root / f"api-{name}-{turn}.log", MODEL_NAME=MODEL, SHADOW_SHARE=share,
+                                         POLL_SECONDS="0", MONITORING_FLUSH_SECONDS="5")
+                try:
+                    figures[name].append(measure(url, args.requests, csv, args.csv_rows, args.seconds))
+                finally:
+                    stop_process(process)
     print(json.dumps(figures, indent=1))
     return 0
 
