@@ -42,7 +42,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.recorder = recorder
         app.state.monitoring = HistoryCache(store.client, settings.monitoring_experiment,
                                             settings.monitoring_cache_seconds)
-        app.state.shadow = ShadowScorer.from_settings(settings, recorder)
+        # the challenger waits while a batch is being scored (the limiter has a token out): automlkit.shadow
+        app.state.shadow = ShadowScorer.from_settings(settings, recorder,
+                                                      busy=lambda: app.state.batch_limiter.borrowed_tokens > 0)
         recorder.start()
         app.state.shadow.start()
         try:

@@ -256,3 +256,13 @@ def test_the_schedule_runs_the_same_check_and_logs_a_refusal_once(store, monkeyp
     logged = runs()
     assert len(logged) == before + 1 and logged[0].data.tags["champion_version"] == champion
     assert alias_version(client, MODEL, "champion") == champion
+
+
+def test_the_shadow_thread_waits_for_the_service_to_be_idle_at_most_max_defer(monkeypatch):
+    recorder = monitoring.MonitoringRecorder(None, 10, 60.0, enabled=False)
+    busy = [True]
+    scorer = shadow.ShadowScorer(recorder, 1.0, queue_size=4, busy=lambda: busy[0])
+    monkeypatch.setattr(shadow, "MAX_DEFER_SECONDS", 0.3)
+    assert 0.3 <= scorer.wait_for_idle() < 1.0  # a batch is scored all along: it goes ahead after the limit
+    busy[0] = False
+    assert scorer.wait_for_idle() < 0.1  # idle: at once

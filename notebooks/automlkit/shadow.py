@@ -5,7 +5,9 @@ are compared per period.
 (which keeps the input as received: the JSON records or the CSV text) with the loaded challenger; that is one
 ``put_nowait`` on a bounded queue (``SHADOW_QUEUE_SIZE`` scorings, at most :data:`MAX_PENDING_ROWS` rows).
 A full queue skips the scoring and counts its rows; the answer never waits. A daemon thread (at a lower CPU
-priority where the system allows it) draws a ``SHADOW_SHARE`` of each scoring's rows, scores them with the
+priority where the system allows it) yields to the requests: before each scoring it waits until the service
+is idle (no batch being scored, no answer in the last :data:`IDLE_SECONDS`), for at most
+:data:`MAX_DEFER_SECONDS`, so under a saturating load it takes at most one scoring per that time. It draws a ``SHADOW_SHARE`` of each scoring's rows, scores them with the
 challenger from the raw input (its own data contract: the challenger may use other features), and hands the
 monitoring recorder two items: the challenger's scoring tagged ``shadow`` (summarised like the champion's:
 deciles, drift, realised metrics) and a :class:`Comparison` of the two models on the same rows.
@@ -29,7 +31,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -51,6 +53,10 @@ SHADOW, COMPARISON = "shadow", "comparison"
 MAX_PENDING_ROWS = 500_000
 #: The niceness of the shadow thread (Linux: per thread), so the request path gets the CPU first.
 NICENESS = 10
+#: The shadow thread scores when no answer was given for this long (and no batch is being scored) ...
+IDLE_SECONDS = 0.005
+#: ... or once it waited this long for such a moment.
+MAX_DEFER_SECONDS = 2.0
 
 
 class Loaded(Protocol):
@@ -291,8 +297,12 @@ class ShadowScorer:
     while a challenger was loaded), ``scored_rows``, ``skipped_rows`` (their scoring found the queue full, or
     was still queued at shutdown), ``failed_rows`` (the challenger refused them: its data contract differs)."""
 
-    def __init__(self, recorder: "MonitoringRecorder", share: float, queue_size: int, seed: int | None = None):
+    def __init__(self, recorder: "MonitoringRecorder", share: float, queue_size: int, seed: int | None = None,
+                 busy: Callable[[], bool] | None = None):
         self.recorder = recorder
+        #: True while the service scores a batch (the API: its batch limiter has a token out)
+        self.busy = busy or (lambda: False)
+        self._last_submit = 0.0
         self.share = share
         self.enabled = share > 0
         self.queue_size = queue_size
@@ -306,9 +316,10 @@ class ShadowScorer:
         self.last_error: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: "ApiSettings", recorder: "MonitoringRecorder") -> "ShadowScorer":
+    def from_settings(cls, settings: "ApiSettings", recorder: "MonitoringRecorder",
+                      busy: Callable[[], bool] | None = None) -> "ShadowScorer":
         """A shadow scorer of ``SHADOW_SHARE`` of the rows with a queue of ``SHADOW_QUEUE_SIZE`` scorings."""
-        return cls(recorder, settings.shadow_share, settings.shadow_queue_size)
+        return cls(recorder, settings.shadow_share, settings.shadow_queue_size, busy=busy)
 
     # the request path --------------------------------------------------------------------------------
 
@@ -318,6 +329,7 @@ class ShadowScorer:
         if challenger is None or not self.enabled:
             return False
         rows = len(scored.rank_by)
+        self._last_submit = time.monotonic()
         with self._lock:
             self.offered_rows += rows
             full = self._pending_rows + rows > MAX_PENDING_ROWS
@@ -370,7 +382,21 @@ class ShadowScorer:
             job = self._queue.get()
             if job is None:
                 break
+            self.wait_for_idle()
             self.score(job)
+
+    def wait_for_idle(self) -> float:
+        """Wait until the service is idle (see the module's docstring), at most :data:`MAX_DEFER_SECONDS`;
+        returns the seconds waited."""
+        started = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now - started >= MAX_DEFER_SECONDS:
+                break
+            if now - self._last_submit >= IDLE_SECONDS and not self.busy():
+                break
+            self._stop.wait(IDLE_SECONDS)
+        return time.monotonic() - started
 
     def score(self, job: ShadowJob) -> int:
         """Score the drawn rows of ``job`` with its challenger and record both answers; returns the rows
