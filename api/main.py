@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from automlkit.log_config import configure_logging
 from automlkit.monitoring import HistoryCache, MonitoringRecorder
+from automlkit.shadow import ShadowScorer
 from automlkit.settings import ApiSettings
 
 from . import errors, log_redaction, openapi
@@ -41,11 +42,16 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.recorder = recorder
         app.state.monitoring = HistoryCache(store.client, settings.monitoring_experiment,
                                             settings.monitoring_cache_seconds)
+        # the challenger waits while a batch is being scored (the limiter has a token out): automlkit.shadow
+        app.state.shadow = ShadowScorer.from_settings(settings, recorder,
+                                                      busy=lambda: app.state.batch_limiter.borrowed_tokens > 0)
         recorder.start()
+        app.state.shadow.start()
         try:
             yield
         finally:
             store.stop_polling()
+            app.state.shadow.stop()  # the challenger's scoring in hand, then what it gave the recorder:
             recorder.stop()  # writes what is queued (bounded time)
 
     app = FastAPI(

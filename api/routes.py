@@ -161,7 +161,7 @@ def _parse_records(body: bytes, settings: ApiSettings) -> list[dict]:
                              "description": "JSON, or with `Accept: text/csv` the input columns plus "
                                             "the model's columns as CSV (binary: probability, label; multiclass: "
                                             "label, probability_<class> per class; regression: prediction)"}, **ERRORS})
-async def predict(request: Request, settings: Settings, served: Served,
+async def predict(request: Request, settings: Settings, served: Served, store: Store,
                   rank: bool = Query(False, description="order rows, first the most likely (binary: the positive "
                                                        "probability), the most confident (multiclass: the predicted "
                                                        "class's probability) or the largest prediction (regression)"),
@@ -198,6 +198,7 @@ async def predict(request: Request, settings: Settings, served: Served,
     except TooManyToExplain as exc:
         raise ApiError(413, str(exc)) from exc
     request.app.state.recorder.record(served.name, served.version, model, scored)  # a put_nowait, never blocks
+    request.app.state.shadow.submit(served.name, served, store.challenger, scored)  # likewise (automlkit.shadow)
     order = scored.ranking() if rank else None
     headers = {"X-Model-Name": served.name, "X-Model-Version": served.version, **responses.drift_header(scored),
                **responses.warnings_header(scored)}
@@ -267,9 +268,11 @@ def monitoring_report(request: Request, store: Store, settings: Settings,
         histories = request.app.state.monitoring.get(settings.model_name)
     except Exception as exc:  # noqa: BLE001 - tracking store down: say so, keep serving
         raise ApiError(503, f"the monitoring store at {settings.tracking_uri} cannot be read: {exc}") from exc
-    served = store.current
+    served, challenger = store.current, store.challenger
+    shadow = {**request.app.state.shadow.state(challenger.version if challenger else None),
+              "load_error": (store.challenger_error or {}).get("message")}
     return monitoring.report(histories, settings.model_name, start, every, served.version if served else None,
-                             settings, recorder, now)
+                             settings, recorder, now, shadow)
 
 
 @router.get("/", include_in_schema=False)

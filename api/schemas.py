@@ -238,6 +238,8 @@ class MonitoredVersion(BaseModel):
     threshold: float | None = None
     problem: str | None = None
     serving: bool
+    role: Literal["live", "shadow"] = Field("live", description="live: its answers were served; shadow: it "
+                                                                  "scored as the challenger, beside the champion")
 
 
 class RealisedOut(BaseModel):
@@ -299,6 +301,7 @@ class MonitoringPeriod(BaseModel):
     start: str
     end: str
     version: str
+    role: Literal["live", "shadow"] = Field("live", description="as in `versions`")
     rows: int
     summaries: int
     scorings: int = 0
@@ -328,6 +331,53 @@ class MonitoringAlert(BaseModel):
     at: str | None = Field(None, description="the newest summary the alert stands on")
 
 
+class ShadowOut(BaseModel):
+    """Shadow scoring in this API process (rows since it started; `automlkit.shadow`)."""
+
+    enabled: bool = Field(description="SHADOW_SHARE is above 0")
+    share: float = Field(description="SHADOW_SHARE: the share of scored rows the challenger scores too")
+    queue_size: int
+    challenger_version: str | None = Field(description="the version holding the challenger alias, loaded now")
+    pending: int = Field(description="scorings waiting for the challenger")
+    offered_rows: int = Field(description="rows scored while a challenger was loaded")
+    scored_rows: int = Field(description="rows the challenger scored")
+    skipped_rows: int = Field(description="rows not shadowed: the queue was full (the answer never waits)")
+    failed_rows: int = Field(description="rows the challenger refused (its data contract differs)")
+    last_error: str | None = Field(None, description="why the challenger last refused rows")
+    load_error: str | None = Field(None, description="why the challenger alias's version failed to load (retried "
+                                                     "at every poll)")
+
+
+class RealisedPair(BaseModel):
+    """Both models' realised metrics on the shadowed rows that carried the target."""
+
+    rows: int
+    champion: dict[str, float]
+    challenger: dict[str, float]
+
+
+class ComparisonPeriod(BaseModel):
+    """Champion vs challenger on the same rows in one day or hour."""
+
+    start: str
+    end: str
+    champion_version: str
+    challenger_version: str
+    first: str
+    last: str
+    rows: int = Field(description="rows both scored")
+    summaries: int
+    scorings: int
+    agreement: float | None = Field(description="share of rows whose labels agree, each model at its own threshold "
+                                                "(multiclass: the predicted class; regression: null)")
+    decisions_changed: float | None = Field(description="share of rows whose decision the challenger would change")
+    newly_positive: int | None = Field(description="binary: rows the challenger labels 1 and the champion 0")
+    newly_negative: int | None = Field(description="binary: rows the challenger labels 0 and the champion 1")
+    spearman: float | None = Field(description="Spearman rank correlation of the scores: a rows-weighted mean of "
+                                               "each flush's (exact within a flush)")
+    realised: RealisedPair | None
+
+
 class MonitoringReport(BaseModel):
     """``GET /monitoring``: per version and period, what was scored, how the inputs drift, realised metrics."""
 
@@ -341,3 +391,5 @@ class MonitoringReport(BaseModel):
     versions: list[MonitoredVersion] = Field(description="oldest first")
     periods: list[MonitoringPeriod] = Field(description="oldest first")
     alerts: list[MonitoringAlert]
+    shadow: ShadowOut | None = None
+    comparisons: list[ComparisonPeriod] = Field([], description="champion vs challenger per period, oldest first")

@@ -74,6 +74,30 @@ def register_tiny_model(root: Path, model_name: str = TINY_MODEL_NAME, alias: st
     return uri
 
 
+def log_tiny_version(uri: str, model_name: str, mojo: Path = TINY_MOJO, alias: str | None = None,
+                     tolerance: float | None = None) -> str:
+    """A tiny MOJO (``TINY_MOJO`` or ``TINY_XGBOOST_MOJO``, with the tiny model's meta) logged as a new version
+    of ``model_name`` in ``uri`` (a store or a server), as training logs its leader, with ``alias``; ``tolerance``
+    is logged as the run's ``decision_tolerance`` (the noise band training logs) when given. Returns the version."""
+    from automlkit.java_build import genmodel_jar
+    from automlkit.scoring import ModelMeta
+    from automlkit.training import log_mojo_model
+
+    meta = ModelMeta.read(TINY_META)
+    with restored_mlflow_uris():
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        mlflow.set_experiment(model_name)
+        with mlflow.start_run(run_name=Path(mojo).stem):
+            if tolerance is not None:
+                mlflow.log_metric("decision_tolerance", tolerance)
+            info = log_mojo_model(mojo, genmodel_jar(), meta, model_name)
+    version = str(info.registered_model_version)
+    if alias:
+        MlflowClient(tracking_uri=uri, registry_uri=uri).set_registered_model_alias(model_name, alias, version)
+    return version
+
+
 @pytest.fixture(scope="session")
 def tiny_champion(tmp_path_factory) -> str:
     """The tiny GBM registered as ``tiny-model@champion`` (version 1) in a SQLite store; yields its URI."""

@@ -8,6 +8,7 @@
     automl h2o-node                            # one node of a compose H2O cloud
     automl score customers.csv.gz scored.csv   # batch scoring of a CSV of any size, streaming
     automl score-spark customers/ scored/      # the same with Spark, for data sets beyond one machine
+    automl promote                             # the challenger becomes champion if live traffic allows it
 
 Each subcommand is its module's own ``main``, so ``automl SUBCOMMAND --help`` lists its options.
 """
@@ -28,6 +29,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "h2o-node": ("automlkit.h2o_cluster:main", ["--node"], "run one node of a compose H2O cloud"),
     "score": ("automlkit.score_command:main", [], "score a CSV of any size with the champion, streaming"),
     "score-spark": ("automlkit.spark_scoring:main", [], "score a data set with Spark (mlflow spark_udf)"),
+    "promote": ("automlkit.promotion:main", [], "promote the challenger on live evidence (shadow scoring)"),
 }
 
 

@@ -177,7 +177,9 @@ def versions_html(answer: dict, problem: str = "binary") -> str:
     """The versions that scored in the window: first and last scoring, rows, the holdout decision metric."""
     metric = decision_metric(problem)
     rows = "".join(
-        f"<tr><td>v{html.escape(str(v['version']))}{' <small>(serving)</small>' if v.get('serving') else ''}</td>"
+        f"<tr data-role='{html.escape(str(v.get('role') or 'live'))}'><td>v{html.escape(str(v['version']))}"
+        f"{' <small>(serving)</small>' if v.get('serving') else ''}"
+        f"{' <small>(challenger, in the shadow)</small>' if v.get('role') == 'shadow' else ''}</td>"
         f"<td>{html.escape(time_text(v.get('first_scored')))}</td><td>{html.escape(time_text(v.get('last_scored')))}"
         f"</td><td>{int(v.get('rows') or 0):,}</td><td>{_metric_cell((v.get('holdout_metrics') or {}).get(metric))}"
         "</td></tr>" for v in answer.get("versions") or [])
@@ -440,15 +442,64 @@ def _figure_html(chart: str, png: bytes, alt: str) -> str:
             f"src='data:image/png;base64,{encoded}'><figcaption>{html.escape(alt)}</figcaption></figure>")
 
 
+def _percent(value) -> str:
+    return f"{100 * float(value):.1f}%" if value is not None else ""
+
+
+def shadow_html(answer: dict, problem: str = "binary") -> str:
+    """Champion and challenger side by side, per period, on the rows both scored (``comparisons`` of the
+    answer): rows, labels agreeing, decisions the challenger would change, Spearman of the scores, and each
+    model's realised decision metric; with what shadow scoring did (share, rows scored and skipped)."""
+    state = answer.get("shadow") or {}
+    comparisons = answer.get("comparisons") or []
+    if not comparisons and not state.get("challenger_version"):
+        return ""
+    metric = decision_metric(problem)
+    name = html.escape(METRIC_NAMES[metric])
+    lines = []
+    for c in comparisons:
+        realised = c.get("realised") or {}
+        ours, theirs = (realised.get("champion") or {}).get(metric), (realised.get("challenger") or {}).get(metric)
+        lines.append(
+            f"<tr class='shadow-period' data-champion='{html.escape(str(c['champion_version']))}' "
+            f"data-challenger='{html.escape(str(c['challenger_version']))}'>"
+            f"<td>{html.escape(time_text(c.get('start')))}</td><td>v{html.escape(str(c['champion_version']))}</td>"
+            f"<td>v{html.escape(str(c['challenger_version']))}</td><td>{int(c.get('rows') or 0):,}</td>"
+            f"<td>{_percent(c.get('agreement'))}</td><td>{_percent(c.get('decisions_changed'))}</td>"
+            f"<td>{_metric_cell(c.get('spearman'))}</td><td>{int(realised.get('rows') or 0):,}</td>"
+            f"<td class='champion-metric'>{_metric_cell(ours)}</td>"
+            f"<td class='challenger-metric'>{_metric_cell(theirs)}</td></tr>")
+    status = ""
+    if state:
+        scored, skipped = int(state.get("scored_rows") or 0), int(state.get("skipped_rows") or 0)
+        challenger = state.get("challenger_version")
+        status = (f"<p class='shadow-state' data-scored='{scored}' data-skipped='{skipped}'>"
+                  + (f"Challenger v{html.escape(str(challenger))} scores {_percent(state.get('share'))} of the rows "
+                     f"in the champion's shadow (its answers are never served): {scored:,} rows scored, {skipped:,} "
+                     "skipped (queue full) since the service started." if challenger and state.get("enabled")
+                     else "No challenger is scoring in the shadow now.") + "</p>")
+    table = ("<table class='shadow-comparison'><thead><tr><th>period</th><th>champion</th><th>challenger</th>"
+             "<th>rows</th><th>labels agree</th><th>decisions changed</th><th>Spearman</th><th>labelled rows</th>"
+             f"<th>champion {name}</th><th>challenger {name}</th></tr></thead><tbody>{''.join(lines)}</tbody></table>"
+             if lines else "<p class='shadow-empty'>No comparison recorded in this window yet.</p>")
+    return (f"<div class='monitoring-shadow'><h4>Champion and challenger, on the same rows</h4>{status}{table}"
+            "</div>")
+
+
 def monitoring_html(answer: dict, problem: str = "binary") -> str:
-    """The whole tab from one answer: alerts first, the summary, the drifted features, the versions, then the
-    four charts on one time axis (rows, PSI, scores, realised metric); or the empty state."""
+    """The whole tab from one answer: alerts first, the summary, the drifted features, the versions, champion
+    and challenger side by side (:func:`shadow_html`), then the four charts on one time axis (rows, PSI, scores,
+    realised metric) of the served answers; or the empty state."""
     head = alerts_html(answer, problem) + recorder_html(answer.get("recorder"))
+    side_by_side = shadow_html(answer, problem)
+    versions = versions_html(answer, problem)
+    answer = {**answer, "periods": [p for p in answer.get("periods") or [] if p.get("role", "live") == "live"],
+              "versions": [v for v in answer.get("versions") or [] if v.get("role", "live") == "live"]}
     if not answer.get("periods"):
-        return f"<div class='monitoring' data-state='empty'>{head}{empty_html(answer)}</div>"
+        return f"<div class='monitoring' data-state='empty'>{head}{empty_html(answer)}{side_by_side}</div>"
     alts = chart_alts(answer, problem)
     charts = {"rows": rows_png(answer), "psi": psi_png(answer), "scores": scores_png(answer, problem),
               "realised": realised_png(answer, problem)}
     figures = "".join(_figure_html(name, png, alts[name]) for name, png in charts.items())
     return (f"<div class='monitoring' data-state='charts'>{head}{summary_html(answer)}{drifted_html(answer)}"
-            f"{versions_html(answer, problem)}<div class='monitoring-charts'>{figures}</div></div>")
+            f"{versions}{side_by_side}<div class='monitoring-charts'>{figures}</div></div>")

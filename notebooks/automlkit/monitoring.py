@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 
 #: Tags of a monitoring run.
 MODEL_TAG, VERSION_TAG = "model_name", "model_version"
+#: The tag saying whose scorings a run holds: ``live`` (the served answers; a run without the tag is one),
+#: ``shadow`` (a challenger's scorings of the same traffic) or ``comparison`` (``automlkit.shadow``).
+ROLE_TAG, LIVE = "monitoring_role", "live"
 #: MLflow takes at most this many metrics per ``log_batch``.
 MAX_BATCH_METRICS = 1000
 #: Rows waiting in the queue that make the recorder flush before its interval (bounds its memory).
@@ -131,6 +134,26 @@ class Scoring:
     model: "ScoringModel"
     scored: "Scored"
     at: float
+    #: ``live``, or ``shadow`` for a challenger's scoring of traffic the champion answered
+    role: str = LIVE
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Run tags besides model, version and role (none: :class:`automlkit.shadow.Comparison` has some)."""
+        return {}
+
+    @property
+    def key(self) -> tuple:
+        """What the recorder groups by and the store finds a run by."""
+        return (self.model_name, self.version, self.role, *sorted(self.tags.items()))
+
+    def summary_of(self, scorings: list["Scoring"]) -> "Summary":
+        """The summary of a group of scorings of this key."""
+        return summarise(scorings)
+
+    def run_params(self) -> list:
+        """The params of this key's run (its reference, holdout metrics, threshold)."""
+        return _params(self.model.meta)
 
 
 def summarise(scorings: list[Scoring]) -> Summary:
@@ -275,23 +298,25 @@ class MonitoringStore:
                                        max_results=10_000)
 
     def run_for(self, scoring: Scoring) -> str:
-        """The run of the scoring's (model, version), found by its tags or created with the version's
-        reference (feature names and training shares), holdout metrics, threshold and problem as params."""
-        key = (scoring.model_name, scoring.version)
+        """The run of the scoring's key (model, version, role and its other tags), found by its tags or
+        created with the version's reference (feature names and training shares), holdout metrics, threshold
+        and problem as params."""
+        key = scoring.key
         if key not in self._runs:
             experiment = self.experiment_id()
+            tags = {MODEL_TAG: scoring.model_name, VERSION_TAG: scoring.version, **scoring.tags}
             found = self.client.search_runs(
-                [experiment], max_results=1, order_by=["attributes.start_time ASC"],
-                filter_string=f"tags.{MODEL_TAG} = {_quoted(key[0])} and tags.{VERSION_TAG} = {_quoted(key[1])}")
+                [experiment], max_results=100, order_by=["attributes.start_time ASC"],
+                filter_string=" and ".join(f"tags.{k} = {_quoted(v)}" for k, v in tags.items()))
+            found = [r for r in found if r.data.tags.get(ROLE_TAG, LIVE) == scoring.role]
             if found:
                 self._runs[key] = found[0].info.run_id
             else:
-                meta = scoring.model.meta
-                run = self.client.create_run(experiment, run_name=f"{key[0]} v{key[1]}",
-                                             tags={MODEL_TAG: key[0], VERSION_TAG: key[1],
-                                                   "problem": scoring.model.problem})
+                suffix = "" if scoring.role == LIVE else f" ({scoring.role})"
+                run = self.client.create_run(experiment, run_name=f"{scoring.model_name} v{scoring.version}{suffix}",
+                                             tags={**tags, ROLE_TAG: scoring.role, "problem": scoring.model.problem})
                 self._runs[key] = run.info.run_id
-                self.client.log_batch(run.info.run_id, params=_params(meta))
+                self.client.log_batch(run.info.run_id, params=scoring.run_params())
         return self._runs[key]
 
     def write(self, summary: Summary, scoring: Scoring) -> None:
@@ -366,18 +391,25 @@ class MonitoringRecorder:
 
     # the request path --------------------------------------------------------------------------------
 
-    def record(self, model_name: str, version: str, model: "ScoringModel", scored: "Scored") -> bool:
-        """Queue one scoring; False when it was dropped (queue full) or recording is off."""
+    def record(self, model_name: str, version: str, model: "ScoringModel", scored: "Scored",
+               role: str = LIVE) -> bool:
+        """Queue one scoring (``role`` ``shadow``: a challenger's); False when it was dropped (queue full) or
+        recording is off."""
+        return self.submit(Scoring(model_name, version, model, scored, time.time(), role), len(scored.rank_by))
+
+    def submit(self, scoring: Scoring, rows: int) -> bool:
+        """Queue a :class:`Scoring` (or another item with its key, ``summary_of`` and ``run_params``, such as
+        ``automlkit.shadow.Comparison``) of ``rows`` rows; False when dropped or recording is off."""
         if not self.enabled:
             return False
         try:
-            self._queue.put_nowait(Scoring(model_name, version, model, scored, time.time()))
+            self._queue.put_nowait(scoring)
         except queue.Full:
             with self._lock:
                 self.dropped += 1
             return False
         with self._lock:
-            self._queued_rows += len(scored.rank_by)
+            self._queued_rows += rows
             wake = self._queued_rows >= MAX_PENDING_ROWS or self._queue.qsize() * 2 >= self.queue_size
         if wake:
             self._wake.set()
@@ -419,12 +451,12 @@ class MonitoringRecorder:
                 break
         with self._lock:
             self._queued_rows = 0
-        groups: dict[tuple[str, str], list[Scoring]] = {}
+        groups: dict[tuple, list[Scoring]] = {}
         for scoring in drained:
-            groups.setdefault((scoring.model_name, scoring.version), []).append(scoring)
+            groups.setdefault(scoring.key, []).append(scoring)
         for scorings in groups.values():
             try:
-                self._unwritten.append((summarise(scorings), scorings[0]))
+                self._unwritten.append((scorings[0].summary_of(scorings), scorings[0]))
             except Exception:  # noqa: BLE001 - a summary that cannot be made must not stop the recorder
                 log.exception("monitoring: %d scorings of %s v%s could not be summarised", len(scorings),
                               scorings[0].model_name, scorings[0].version)
@@ -483,30 +515,35 @@ class VersionHistory:
     holdout: dict[str, float]
     threshold: float | None
     problem: str
+    #: ``live``, ``shadow`` or ``comparison`` (:data:`ROLE_TAG`)
+    role: str = LIVE
+    #: the run's tags (a comparison's ``champion_version``)
+    tags: dict = field(default_factory=dict)
 
 
 def load_history(client: "MlflowClient", experiment: str, model_name: str) -> list[VersionHistory]:
-    """Every monitoring summary of ``model_name`` in ``experiment``, per version (several runs of a version,
-    from processes that created them at once, are merged)."""
+    """Every monitoring summary of ``model_name`` in ``experiment``, per version and role (several runs of a
+    version and role, from processes that created them at once, are merged)."""
     runs = MonitoringStore(client, experiment).runs(model_name)
     keys = [(run, key) for run in runs for key in run.data.metrics]
     with ThreadPoolExecutor(READ_THREADS) as pool:
         histories = list(pool.map(lambda rk: client.get_metric_history(rk[0].info.run_id, rk[1]), keys))
-    points: dict[str, list[tuple[int, str, float]]] = {}
-    params: dict[str, dict] = {}
-    problems: dict[str, str] = {}
+
+    def which(run) -> tuple:
+        tags = run.data.tags
+        return (tags.get(VERSION_TAG, "?"), tags.get(ROLE_TAG, LIVE), tags.get("champion_version", ""))
+
+    points: dict[tuple, list[tuple[int, str, float]]] = {}
+    params: dict[tuple, dict] = {}
+    problems: dict[tuple, str] = {}
     for (run, key), history in zip(keys, histories):
-        version = run.data.tags.get(VERSION_TAG, "?")
-        points.setdefault(version, []).extend((m.timestamp, key, m.value) for m in history)
-        params.setdefault(version, {}).update(run.data.params)
-        problems[version] = run.data.tags.get("problem", "binary")
+        points.setdefault(which(run), []).extend((m.timestamp, key, m.value) for m in history)
     for run in runs:
-        version = run.data.tags.get(VERSION_TAG, "?")
-        params.setdefault(version, {}).update(run.data.params)
-        problems.setdefault(version, run.data.tags.get("problem", "binary"))
+        params.setdefault(which(run), {}).update(run.data.params)
+        problems.setdefault(which(run), run.data.tags.get("problem", "binary"))
     out = []
-    for version, p in params.items():
-        rows = points.get(version, [])
+    for (version, role, champion), p in params.items():
+        rows = points.get((version, role, champion), [])
         frame = (pd.DataFrame(rows, columns=["time", "key", "value"])
                  .pivot_table(index="time", columns="key", values="value", aggfunc=_same_time)
                  if rows else pd.DataFrame())
@@ -516,8 +553,10 @@ def load_history(client: "MlflowClient", experiment: str, model_name: str) -> li
         shares = [np.asarray(json.loads(p.get(f"reference.{i}", "[]")), dtype=float) for i in range(count)]
         holdout = {k.split(".", 1)[1]: float(v) for k, v in p.items() if k.startswith("holdout.")}
         threshold = float(p["threshold"]) if "threshold" in p else None
-        out.append(VersionHistory(version, frame, features, shares, holdout, threshold, problems[version]))
-    return sorted(out, key=lambda h: _version_order(h.version))
+        out.append(VersionHistory(version, frame, features, shares, holdout, threshold,
+                                  problems[(version, role, champion)], role,
+                                  {"champion_version": champion} if champion else {}))
+    return sorted(out, key=lambda h: (_version_order(h.version), h.role != LIVE, h.role, h.tags.get("champion_version", "")))
 
 
 def _same_time(values: pd.Series) -> float:
@@ -591,6 +630,7 @@ def alerts(histories: list[VersionHistory], version: str | None, window_seconds:
     metric (binary: AUC) worse than the holdout figure by more than ``auc_margin`` (with at least
     ``min_realised_rows`` labelled rows). Each carries ``at``: the newest summary it stands on."""
     now = now or datetime.now(timezone.utc)
+    histories = [h for h in histories if h.role == LIVE]  # a challenger's shadow figures raise no alert
     by_version = {h.version: h for h in histories}
     if version is None:
         scored = [h for h in histories if len(h.frame)]
@@ -628,34 +668,41 @@ def alerts(histories: list[VersionHistory], version: str | None, window_seconds:
 
 def report(histories: list[VersionHistory], model_name: str, since: datetime, every: str,
            serving_version: str | None, settings: "CommonSettings", recorder: dict | None = None,
-           now: datetime | None = None) -> dict[str, Any]:
-    """The answer of ``GET /monitoring``: per version and per ``every`` (day or hour) since ``since``, rows,
-    score deciles, per-feature PSI, drifted features and realised metrics; the versions (first and last
-    scored, holdout metrics) and the alerts of the serving version."""
+           now: datetime | None = None, shadow: dict | None = None) -> dict[str, Any]:
+    """The answer of ``GET /monitoring``: per version (and role: ``live``, or ``shadow`` for a challenger's
+    scorings) and per ``every`` (day or hour) since ``since``, rows, score deciles, per-feature PSI, drifted
+    features and realised metrics; the versions (first and last scored, holdout metrics), the alerts of the
+    serving version, and champion vs challenger per period (``automlkit.shadow.comparison_periods``)."""
+    from .shadow import comparison_periods
+
     if every not in PERIODS:
         raise ValueError(f"every must be one of {', '.join(PERIODS)}, not {every!r}")
     since = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
     start_ms = since.timestamp() * 1000
     versions, periods = [], []
     for history in histories:
+        if history.role not in (LIVE, "shadow"):
+            continue  # comparisons: below
+        serving = history.version == serving_version and history.role == LIVE
         frame = history.frame[history.frame["time"] >= start_ms] if len(history.frame) else history.frame
-        if frame.empty and history.version != serving_version:
+        if frame.empty and not serving:
             continue
         versions.append({"version": history.version,
                          "first_scored": _iso(frame["time"].min()) if len(frame) else None,
                          "last_scored": _iso(frame["time"].max()) if len(frame) else None,
                          "rows": int(_sum(frame, "rows")), "holdout_metrics": history.holdout,
                          "threshold": history.threshold, "problem": history.problem,
-                         "serving": history.version == serving_version})
+                         "serving": serving, "role": history.role})
         if frame.empty:
             continue
         starts = [period_start(datetime.fromtimestamp(t / 1000, tz=timezone.utc), every) for t in frame["time"]]
         for start, part in frame.groupby(pd.Series(starts, index=frame.index), sort=True):
             start = start.to_pydatetime() if hasattr(start, "to_pydatetime") else start
             periods.append({"start": start.isoformat(), "end": (start + PERIODS[every]).isoformat(),
-                            "version": history.version, **aggregate(history, part)})
-    versions.sort(key=lambda v: (v["first_scored"] is None, v["first_scored"] or "", _version_order(v["version"])))
-    periods.sort(key=lambda p: (p["start"], _version_order(p["version"])))
+                            "version": history.version, "role": history.role, **aggregate(history, part)})
+    versions.sort(key=lambda v: (v["first_scored"] is None, v["first_scored"] or "", _version_order(v["version"]),
+                                 v["role"] != LIVE))
+    periods.sort(key=lambda p: (p["start"], _version_order(p["version"]), p["role"] != LIVE))
     return {"model": model_name, "since": since.isoformat(), "every": every, "psi_alert": PSI_ALERT,
             "auc_margin": settings.monitoring_auc_margin,
             "alert_window_seconds": settings.monitoring_alert_window,
@@ -663,7 +710,8 @@ def report(histories: list[VersionHistory], model_name: str, since: datetime, ev
                                      "errors": 0},
             "versions": versions, "periods": periods,
             "alerts": alerts(histories, serving_version, settings.monitoring_alert_window,
-                             settings.monitoring_auc_margin, settings.monitoring_min_realised_rows, now)}
+                             settings.monitoring_auc_margin, settings.monitoring_min_realised_rows, now),
+            "shadow": shadow, "comparisons": comparison_periods(histories, since, every)}
 
 
 class HistoryCache:

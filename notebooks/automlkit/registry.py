@@ -134,12 +134,24 @@ def champion_or_challenger(model_name: str, new_version: str, metric: str, highe
         else:
             promoted, reason = _compare(new_version, current, metric, new_value, champion_value, higher_is_better,
                                         tolerance, new_speed, champion_speed)
-    alias = champion_alias if promoted else challenger_alias
-    client.set_registered_model_alias(model_name, alias, new_version)
+    # not promoted: the challenger (scored in the champion's shadow, ``automlkit.shadow``) when it is within
+    # noise or better; a version worse beyond noise takes no alias
+    within = champion_value is not None and within_noise(new_value, champion_value, higher_is_better, tolerance)
+    alias = champion_alias if promoted else (challenger_alias if within else "")
+    if alias:
+        client.set_registered_model_alias(model_name, alias, new_version)
     client.set_model_version_tag(model_name, new_version, "decision", reason[:5000])
-    log.info("%s -> alias %s", reason, alias)
+    log.info("%s -> alias %s", reason, alias or "none (worse beyond noise)")
     return Decision(promoted, alias, metric, new_value, champion_value, current, reason, tolerance, new_speed,
                     champion_speed)
+
+
+def within_noise(new_value: float, champion_value: float, higher_is_better: bool, tolerance: float) -> bool:
+    """Whether ``new_value`` is better than ``champion_value`` or worse by at most ``tolerance`` (the noise
+    band: one standard error of the metric): the rule that makes a challenger, and that promotion on live
+    evidence (``automlkit.promotion``) applies to realised figures."""
+    gain = (new_value - champion_value) if higher_is_better else (champion_value - new_value)
+    return -gain <= tolerance
 
 
 def _compare(new_version: str, current: str, metric: str, new_value: float, champion_value: float,

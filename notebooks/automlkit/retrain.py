@@ -11,6 +11,8 @@ error, the champion stays where it was, and the schedule goes on.
 With ``RETRAIN_ON_ALERT=1`` the schedule also looks at the champion's monitoring alerts every
 ``ALERT_CHECK_SECONDS`` (``automlkit.monitoring``, read from the tracking store as ``GET /monitoring`` reads
 it) and trains at once on a new one: each alert (version, kind, feature or metric) starts one run at most.
+With ``PROMOTE_ON_EVIDENCE=1`` it runs ``automl promote``'s check (``automlkit.promotion``) at the same
+pace: the challenger takes the champion alias once its live evidence allows it.
 
 While the schedule is alive a heartbeat file is rewritten every few seconds; the compose trainer's
 healthcheck (``python -m automlkit.healthcheck heartbeat``, standard library only) fails once it is older
@@ -107,6 +109,26 @@ def champion_alerts(settings: TrainingSettings, model_name: str) -> list[dict]:
                              settings.monitoring_min_realised_rows)
 
 
+def promote_on_evidence(settings: TrainingSettings, model_name: str, seen: set) -> bool:
+    """``automl promote``'s check (``PROMOTE_ON_EVIDENCE``): True when the challenger took the alias. A refusal
+    is logged in MLflow once per (challenger, champion, kind of refusal) in ``seen``, not at every look."""
+    from . import promotion
+
+    try:
+        decision = promotion.promote(settings, model_name, dry_run=True)
+        e = decision.evidence
+        if e is None:
+            return False
+        key = ("promotion", e.challenger_version, e.champion_version, decision.kind)
+        if decision.promoted or key not in seen:
+            seen.add(key)
+            decision = promotion.promote(settings, model_name)
+        return decision.promoted
+    except Exception as exc:  # noqa: BLE001 - the store down must not end the schedule
+        log.warning("cannot check the challenger's evidence at %s: %s", settings.tracking_uri, exc)
+        return False
+
+
 def wait_for_next_run(settings: TrainingSettings, model_name: str, interval: float, stop: threading.Event,
                       acted_on: set) -> str | None:
     """Wait ``interval`` seconds (0: for ever), looking at the champion's alerts every ``ALERT_CHECK_SECONDS``
@@ -117,9 +139,12 @@ def wait_for_next_run(settings: TrainingSettings, model_name: str, interval: flo
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return "the schedule"
-        step = min(remaining, settings.alert_check_seconds) if settings.retrain_on_alert else remaining
+        looking = settings.retrain_on_alert or settings.promote_on_evidence
+        step = min(remaining, settings.alert_check_seconds) if looking else remaining
         if stop.wait(None if step == float("inf") else step):
             return None
+        if settings.promote_on_evidence:
+            promote_on_evidence(settings, model_name, acted_on)
         if not settings.retrain_on_alert:
             continue
         try:
@@ -148,7 +173,7 @@ def schedule(parameters: dict, interval: float, timeout: int, stop: threading.Ev
         done += train_once({**parameters, **(first_run or {})}, timeout, output_dir)
         attempts += 1
     acted_on: set = set()
-    while (interval > 0 or settings.retrain_on_alert) and not (runs and attempts >= runs):
+    while (interval > 0 or settings.retrain_on_alert or settings.promote_on_evidence) and not (runs and attempts >= runs):
         log.info("next retraining in %s%s", f"{interval:.0f} s" if interval > 0 else "(no schedule)",
                  f", or at once on a monitoring alert (checked every {settings.alert_check_seconds:.0f} s)"
                  if settings.retrain_on_alert else "")

@@ -121,6 +121,8 @@ class CommonSettings(BaseAutomlSettings):
     tracking_uri: str = Field("", validation_alias="MLFLOW_TRACKING_URI")
     model_name: str = Field(DEFAULT_MODEL_NAME, validation_alias="MODEL_NAME", min_length=1)
     model_alias: str = Field(CHAMPION_ALIAS, validation_alias="MODEL_ALIAS", min_length=1)
+    #: the alias of the version scored in the shadow of the champion (training sets it, or a user by hand)
+    challenger_alias: str = Field(CHALLENGER_ALIAS, validation_alias="CHALLENGER_ALIAS", min_length=1)
     max_upload_bytes: PositiveInt = Field(DEFAULT_MAX_UPLOAD_BYTES, validation_alias="MAX_UPLOAD_BYTES")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     #: monitoring (``automlkit.monitoring``, docs/monitoring.md): record every scoring's summary (0: off)
@@ -172,7 +174,6 @@ class TrainingSettings(CommonSettings):
 
     artifact_root: str = Field("", validation_alias="MLFLOW_ARTIFACT_ROOT")  # default: MLRUNS_DIR/artifacts
     experiment_name: str = Field(DEFAULT_MODEL_NAME, validation_alias="EXPERIMENT_NAME", min_length=1)
-    challenger_alias: str = Field(CHALLENGER_ALIAS, validation_alias="CHALLENGER_ALIAS", min_length=1)
     #: the folder searched for the data file when a run names none (``make`` runs from the checkout,
     #: beside ``../shared``; the containers mount it at ``/shared/data``)
     data_dir: Annotated[Path, Field(validation_alias="DATA_DIR")] = Path("../shared/data")
@@ -182,8 +183,16 @@ class TrainingSettings(CommonSettings):
     retrain_interval: NonNegativeFloat = Field(86400.0, validation_alias="RETRAIN_INTERVAL")
     #: train at once when the champion has a monitoring alert (``automlkit.monitoring.alerts``)
     retrain_on_alert: bool = Field(False, validation_alias="RETRAIN_ON_ALERT")
-    #: seconds between the schedule's looks at the champion's alerts (with ``RETRAIN_ON_ALERT``)
+    #: seconds between the schedule's looks at the champion's alerts (with ``RETRAIN_ON_ALERT``) and at the
+    #: challenger's live evidence (with ``PROMOTE_ON_EVIDENCE``)
     alert_check_seconds: PositiveFloat = Field(300.0, validation_alias="ALERT_CHECK_SECONDS")
+    #: promotion on evidence (``automlkit.promotion``, ``automl promote``): shadow rows the challenger must
+    #: have scored beside the champion before its live figures can move the alias
+    promote_min_rows: PositiveInt = Field(1000, validation_alias="PROMOTE_MIN_ROWS")
+    #: the schedule runs ``automl promote``'s check every ``ALERT_CHECK_SECONDS``
+    promote_on_evidence: bool = Field(False, validation_alias="PROMOTE_ON_EVIDENCE")
+    #: the MLflow experiment holding one run per promotion decision (its figures and why)
+    promotion_experiment: str = Field("promotion", validation_alias="PROMOTION_EXPERIMENT", min_length=1)
 
     @field_validator("data_dir", "notebooks_dir")
     @classmethod
@@ -231,6 +240,11 @@ class ApiSettings(CommonSettings, ScorerSettings):
     #: the monitoring recorder writes what is queued, within 10 s): a container's stop grace period must
     #: be longer than both
     graceful_shutdown_seconds: PositiveInt = Field(30, validation_alias="GRACEFUL_SHUTDOWN_SECONDS")
+    #: the share of scored rows the challenger scores too, off the request path (``automlkit.shadow``; 0: no
+    #: shadow scoring, the challenger is not even loaded)
+    shadow_share: float = Field(1.0, validation_alias="SHADOW_SHARE", ge=0.0, le=1.0)
+    #: scorings waiting for the challenger; past it a scoring's rows are skipped (and counted), never waited for
+    shadow_queue_size: PositiveInt = Field(64, validation_alias="SHADOW_QUEUE_SIZE")
     #: seconds ``GET /monitoring`` reuses what it read from the monitoring store
     monitoring_cache_seconds: NonNegativeFloat = Field(15.0, validation_alias="MONITORING_CACHE_SECONDS")
 
