@@ -245,3 +245,44 @@ def test_get_monitoring_answers_the_estimate_of_a_version_with_a_map_and_why_not
     assert sum(estimated["confusion"].values()) == pytest.approx(len(rest), abs=0.1)
     assert abs(estimated["auc"] - periods["2"]["realised"]["auc"]) < 0.04
     assert estimated["realised"]["confusion"] == without["realised"]["confusion"]  # the same rows, same model
+
+
+def test_promotion_without_labels_compares_the_estimated_aucs_on_the_same_traffic(identity_map):
+    """``automl promote`` on shadowed rows that carry no label: each model's estimated AUC, from its own map,
+    on the traffic both scored (the champion's live summaries before the shadow began are left out)."""
+    from automlkit.promotion import Evidence, decide, estimated_pair
+    from automlkit.shadow import SHADOW
+
+    rng = np.random.default_rng(7)
+    p, _ = draw(rng, 20_000)
+    sharp, blunt = p, 0.5 * p + 0.5 * p.mean()  # the same rows; the blunt model ranks them with noise added
+    blunt = np.clip(blunt + rng.normal(0, 0.05, len(p)), 0, 1)
+
+    def history(version: str, role: str, parts: list[np.ndarray], start: int) -> monitoring.VersionHistory:
+        frame = frame_of(*(summary_counts(identity_map, "binary", part, THRESHOLD) for part in parts))
+        frame.insert(0, "time", [start + i for i in range(len(parts))])
+        return monitoring.VersionHistory(version, frame, [], [], {}, THRESHOLD, "binary", role=role)
+
+    earlier = np.full(5_000, 0.99)  # the champion's traffic before the challenger came: must not count
+    champion = history("1", monitoring.LIVE, [earlier, *np.array_split(sharp, 2)], 1_000)
+    challenger = history("2", SHADOW, np.array_split(blunt, 2), 1_001)
+    ours, theirs = estimated_pair([challenger, champion], "1", "2", "binary", "auc")
+    assert ours == pytest.approx(period_estimate(frame_of(summary_counts(identity_map, "binary", sharp, THRESHOLD)),
+                                                 "binary")["auc"])
+    assert ours == pytest.approx(roc_auc_score(rng.random(len(p)) < p, p), abs=0.02)  # the truth it estimates
+    assert theirs < ours - 0.02
+
+    def evidence(champion_value: float, challenger_value: float) -> Evidence:
+        return Evidence("m", "1", "2", "binary", "auc", True, 20_000, 0, champion_value, challenger_value, 0.005,
+                        "test", source="estimated")
+
+    worse = decide(evidence(ours, theirs), 1_000)
+    assert not worse.promoted and worse.kind == "worse" and "estimated auc" in worse.reason
+    assert "without labels (CBPE)" in worse.reason
+    assert decide(evidence(ours, ours), 1_000).promoted
+    # nothing estimated: a metric CBPE does not give, no shadow summaries, a version without a map
+    assert estimated_pair([challenger, champion], "1", "2", "multiclass", "logloss") is None
+    assert estimated_pair([champion], "1", "2", "binary", "auc") is None
+    unmapped = monitoring.VersionHistory("2", pd.DataFrame({"time": [1_001], "rows": [10.0]}), [], [], {},
+                                         THRESHOLD, "binary", role=SHADOW)
+    assert estimated_pair([unmapped, champion], "1", "2", "binary", "auc") is None

@@ -7,8 +7,9 @@ and its realised decision metric (the one its training decided on: binary AUC, m
 regression RMSE, or the run's own sort metric) must not be worse than the champion's by more than the noise
 band training used (``registry.within_noise``): the ``decision_tolerance`` its training run logged, one
 bootstrap standard error of the holdout metric (else the champion's run's; else none, and then it must be
-strictly not worse). Without labelled rows there is no realised figure: :func:`estimated_figures` is the hook
-for an estimated one, and until it gives one the promotion is refused, saying an estimate is needed.
+strictly not worse). Without labelled rows there is no realised figure: binary models are then judged on their
+estimated AUC (:func:`estimated_figures`: each version's calibration map, CBPE, on the shadowed traffic); where
+nothing is estimated (multiclass, regression, a version without a map) the promotion is refused, saying so.
 
 Every decision is an MLflow run in ``PROMOTION_EXPERIMENT`` (metrics ``promoted``, the rows, both figures and
 the band; tags ``decision`` with the reason, ``alias``, ``model_version``, ``champion_version``), and the
@@ -106,10 +107,39 @@ def noise_band(client, challenger_run: str | None, champion_run: str | None) -> 
     return 0.0, "no training run logged one"
 
 
+def estimated_pair(histories: list, champion: str, challenger: str, problem: str,
+                   metric: str) -> tuple[float, float] | None:
+    """The champion's and the challenger's estimated ``metric`` on the same traffic, from the monitoring
+    ``histories``: the challenger's shadow summaries, and the champion's live ones since the first of them, each
+    estimated from its own version's calibration map (``automlkit.estimation``, CBPE). None where nothing is
+    estimated: a metric CBPE does not give (it gives binary AUC; multiclass accuracy is not a decision metric
+    here), no shadow summaries, a version without a map."""
+    from .estimation import period_estimate
+    from .monitoring import LIVE
+    from .shadow import SHADOW
+
+    if problem != "binary" or metric != "auc":
+        return None
+    shadow = next((h for h in histories if h.role == SHADOW and h.version == challenger), None)
+    live = next((h for h in histories if h.role == LIVE and h.version == champion), None)
+    if shadow is None or live is None or not len(shadow.frame) or not len(live.frame):
+        return None
+    since = shadow.frame["time"].min()
+    theirs = period_estimate(shadow.frame, problem)
+    ours = period_estimate(live.frame[live.frame["time"] >= since], problem)
+    if not (ours.get("available") and theirs.get("available")) or None in (ours.get(metric), theirs.get(metric)):
+        return None
+    return ours[metric], theirs[metric]
+
+
 def estimated_figures(client, settings: TrainingSettings, evidence: Evidence) -> tuple[float, float] | None:
-    """The hook for estimated metrics (confidence-based performance estimation, issue 28): the champion's and
-    the challenger's estimated ``evidence.metric`` on the shadowed rows, or None while none is available."""
-    return None
+    """The champion's and the challenger's estimated ``evidence.metric`` on the shadowed traffic
+    (:func:`estimated_pair` of the monitoring store's histories), or None while none is available."""
+    from . import monitoring
+
+    histories = monitoring.load_history(client, settings.monitoring_experiment, evidence.model_name)
+    return estimated_pair(histories, evidence.champion_version, evidence.challenger_version, evidence.problem,
+                          evidence.metric)
 
 
 def gather(client, settings: TrainingSettings, model_name: str) -> Evidence | PromotionDecision:
@@ -150,9 +180,10 @@ def decide(evidence: Evidence, min_rows: int) -> PromotionDecision:
         return PromotionDecision(False, "needs_estimate", (
             f"{pair}: none of its {e.rows:,} shadowed rows carries a label, so there is no realised {e.metric}; "
             "an estimated metric is needed, and none is available: send labelled rows"), e, min_rows)
-    figures = (f"{e.source} {e.metric} {e.challenger_value:.5f} vs {e.champion_value:.5f} on "
-               f"{e.labelled_rows:,} labelled rows of {e.rows:,}, noise band {e.tolerance:.5f} from "
-               f"{e.tolerance_source}")
+    rows = (f"{e.labelled_rows:,} labelled rows of {e.rows:,}" if e.source == "realised"
+            else f"{e.rows:,} shadowed rows without labels (CBPE)")
+    figures = (f"{e.source} {e.metric} {e.challenger_value:.5f} vs {e.champion_value:.5f} on {rows}, noise band "
+               f"{e.tolerance:.5f} from {e.tolerance_source}")
     if within_noise(e.challenger_value, e.champion_value, e.higher_is_better, e.tolerance):
         return PromotionDecision(True, "promoted", f"{pair}: not worse beyond noise ({figures}): promoted", e,
                                  min_rows)
