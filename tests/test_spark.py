@@ -8,7 +8,9 @@ the integration ones start Spark (a JVM and Python workers, each with the model'
 from __future__ import annotations
 
 import gzip
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import mlflow
@@ -204,3 +206,33 @@ def _environment() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_stopped_spark_job_leaves_no_output_and_no_process(tiny_champion, tmp_path, sent):
+    """Ctrl-C or SIGTERM (a scheduler stopping the job) while Spark writes: PySpark cancels the job, the
+    command says so and exits 130, the half-written folder is removed, and Spark's JVM and its Python workers
+    (each holding the model's in-process JVM, which leaves the signals to its host) are gone."""
+    import psutil
+
+    environment = {"MLFLOW_TRACKING_URI": tiny_champion, "MODEL_NAME": TINY_MODEL_NAME,
+                   "AUTOML_ENV_FILE": str(tmp_path / "no.env")}
+    out = tmp_path / "scored"
+    process = subprocess.Popen([str(VENV_BIN / "automl"), "score-spark", str(TEST_CSV), str(out), "--master",
+                                "local[2]"], env={**_environment(), **environment}, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 180
+    while not (out / "_temporary").exists():  # the job is writing its parts
+        assert process.poll() is None, process.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "the job never started writing"
+        time.sleep(0.2)
+    children = psutil.Process(process.pid).children(recursive=True)
+    assert any("java" in c.name() for c in children), [c.name() for c in children]
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    assert f"automl score-spark: interrupted; {out} not written" in stderr
+    assert not out.exists()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [(c.pid, c.name()) for c in alive]

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     import mlflow
 
     from .log_config import configure_logging
-    from .score_command import resolve
+    from .score_command import INTERRUPTED, resolve
     from .settings import CommonSettings
 
     args = parser().parse_args(argv)
@@ -249,15 +251,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"automl score-spark: cannot find {uri} in {settings.tracking_uri}: {exc}", file=sys.stderr)
         return 1
     spark = session(args.master)
+    # SIGTERM stops the job as Ctrl-C does: PySpark's own SIGINT handler cancels the running jobs and raises
+    # KeyboardInterrupt (without it, Python would die at once and leave the job's half-written folder)
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
+    written, replaceable = False, args.overwrite or not Path(args.output).exists()
     try:
         spark.sparkContext.setLogLevel("WARN")
         summary = score_dataset(spark, args.input, args.output, uri, label, args.input_format,
                                 args.output_format, args.overwrite)
+        written = True
     except AutomlKitError as exc:
         print(f"automl score-spark: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"automl score-spark: interrupted; {args.output} not written", file=sys.stderr)
+        return INTERRUPTED
     finally:
         spark.stop()
+        if not written and replaceable and not (Path(args.output) / "_SUCCESS").exists():
+            shutil.rmtree(args.output, ignore_errors=True)  # the parts of a job that did not commit (ours only)
     print(summary.line(), file=sys.stderr)
     return 0
 
